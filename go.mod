@@ -1,0 +1,3 @@
+module github.com/cctrack/cctrack
+
+go 1.26
