@@ -1,0 +1,159 @@
+package configs
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/cctrack/cctrack/sim/material"
+)
+
+// Validate checks every value and returns all problems at once, each naming its key.
+func (c Config) Validate() error {
+	var v validator
+	v.nonEmpty("scene.source", c.Scene.Source)
+	if !strings.HasPrefix(c.Scene.Source, "builtin:") {
+		ext := strings.ToLower(c.Scene.Source)
+		if !strings.HasSuffix(ext, ".ply") && !strings.HasSuffix(ext, ".xml") {
+			v.fail("scene.source", "must be builtin:city[:SEED], a .ply or a .xml file (got %q)", c.Scene.Source)
+		}
+	}
+	v.material("scene.material", c.Scene.Material, false)
+	v.nonNegative("scene.thickness", c.Scene.Thickness)
+	v.material("scene.ground", c.Scene.Ground, true)
+	cy := c.Scene.City
+	v.positiveInt("scene.city.blocks_x", cy.BlocksX)
+	v.positiveInt("scene.city.blocks_y", cy.BlocksY)
+	v.positive("scene.city.block_size", cy.BlockSize)
+	v.positive("scene.city.street_width", cy.StreetWidth)
+	v.positiveInt("scene.city.buildings_per_block", cy.BuildingsPerBlock)
+	v.positive("scene.city.min_height", cy.MinHeight)
+	if cy.MaxHeight < cy.MinHeight {
+		v.fail("scene.city.max_height", "must be >= scene.city.min_height (%g < %g)", cy.MaxHeight, cy.MinHeight)
+	}
+	v.material("scene.city.wall", cy.Wall, false)
+	v.material("scene.city.roof", cy.Roof, false)
+	v.material("scene.city.ground", cy.Ground, true)
+
+	v.positive("rf.carrier_hz", c.RF.CarrierHz)
+	v.positive("rf.bandwidth_hz", c.RF.BandwidthHz)
+	v.positiveInt("rf.subcarriers", c.RF.Subcarriers)
+	if c.RF.Subcarrier < 0 || c.RF.Subcarrier >= c.RF.Subcarriers {
+		v.fail("rf.subcarrier", "must be in [0, rf.subcarriers) = [0, %d) (got %d)", c.RF.Subcarriers, c.RF.Subcarrier)
+	}
+	v.finite("rf.tx_power_dbm", c.RF.TxPowerDBm)
+	v.finite("rf.noise_dbm", c.RF.NoiseDBm)
+
+	if c.Tracer.MaxDepth < 0 || c.Tracer.MaxDepth > 8 {
+		v.fail("tracer.max_depth", "must be in [0, 8] (got %d)", c.Tracer.MaxDepth)
+	}
+	if c.Tracer.Rays < 0 {
+		v.fail("tracer.rays", "must be >= 0 (got %d)", c.Tracer.Rays)
+	}
+
+	v.point("bs.position", c.BS.Position, 3)
+	v.array("bs.array", c.BS.Array)
+	v.array("ue.array", c.UE.Array)
+
+	v.positive("users.height", c.Users.Height)
+	v.point("users.grid.origin", c.Users.Grid.Origin, 2)
+	if c.Users.Grid.Rows < 0 || c.Users.Grid.Cols < 0 {
+		v.fail("users.grid", "rows and cols must be >= 0 (got %d x %d)", c.Users.Grid.Rows, c.Users.Grid.Cols)
+	}
+	v.positive("users.grid.spacing", c.Users.Grid.Spacing)
+	for i, p := range c.Users.Points {
+		v.point(fmt.Sprintf("users.points[%d]", i), p, 3)
+	}
+
+	t := c.Trajectories
+	v.positive("trajectories.speed_mps", t.SpeedMps)
+	v.positive("trajectories.interval_s", t.IntervalS)
+	v.positiveInt("trajectories.steps", t.Steps)
+	if t.Count < 0 {
+		v.fail("trajectories.count", "must be >= 0 (got %d)", t.Count)
+	}
+	v.positive("trajectories.turn_radius", t.TurnRadius)
+	v.positive("trajectories.lattice_step", t.LatticeStep)
+	if len(t.Evaluation) == 1 {
+		v.fail("trajectories.evaluation", "needs at least two waypoints (got 1)")
+	}
+	for i, p := range t.Evaluation {
+		v.point(fmt.Sprintf("trajectories.evaluation[%d]", i), p, 2)
+	}
+
+	if c.Daemon.Intervals < 0 {
+		v.fail("daemon.intervals", "must be >= 0 (got %d)", c.Daemon.Intervals)
+	}
+	v.nonEmpty("daemon.data_dir", c.Daemon.DataDir)
+	v.positive("daemon.summary_every_s", c.Daemon.SummaryEveryS)
+	return errors.Join(v.errs...)
+}
+
+type validator struct{ errs []error }
+
+func (v *validator) fail(key, format string, args ...any) {
+	v.errs = append(v.errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+}
+
+func (v *validator) finite(key string, x float64) bool {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		v.fail(key, "must be finite (got %g)", x)
+		return false
+	}
+	return true
+}
+
+func (v *validator) positive(key string, x float64) {
+	if v.finite(key, x) && x <= 0 {
+		v.fail(key, "must be > 0 (got %g)", x)
+	}
+}
+
+func (v *validator) nonNegative(key string, x float64) {
+	if v.finite(key, x) && x < 0 {
+		v.fail(key, "must be >= 0 (got %g)", x)
+	}
+}
+
+func (v *validator) positiveInt(key string, n int) {
+	if n <= 0 {
+		v.fail(key, "must be > 0 (got %d)", n)
+	}
+}
+
+func (v *validator) nonEmpty(key, s string) {
+	if strings.TrimSpace(s) == "" {
+		v.fail(key, "must not be empty")
+	}
+}
+
+func (v *validator) material(key, name string, optional bool) {
+	if optional && name == "" {
+		return
+	}
+	if _, err := material.Lookup(name); err != nil {
+		v.fail(key, "%v", err)
+	}
+}
+
+func (v *validator) point(key string, p []float64, n int) {
+	if len(p) != n {
+		v.fail(key, "must have %d coordinates (got %d)", n, len(p))
+		return
+	}
+	for _, x := range p {
+		if !v.finite(key, x) {
+			return
+		}
+	}
+}
+
+func (v *validator) array(key string, a Array) {
+	v.positiveInt(key+".nh", a.Nh)
+	v.positiveInt(key+".nv", a.Nv)
+	v.positive(key+".spacing", a.Spacing)
+	v.finite(key+".yaw_deg", a.YawDeg)
+	v.finite(key+".pitch_deg", a.PitchDeg)
+	v.finite(key+".roll_deg", a.RollDeg)
+}
