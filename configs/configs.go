@@ -60,6 +60,7 @@ type City struct {
 	MinHeight         float64 `mapstructure:"min_height"`
 	MaxHeight         float64 `mapstructure:"max_height"`
 	Wall              string  `mapstructure:"wall"`
+	WallThickness     float64 `mapstructure:"wall_thickness"`
 	Roof              string  `mapstructure:"roof"`
 	Ground            string  `mapstructure:"ground"`
 }

@@ -33,6 +33,7 @@ func (c Config) Validate() error {
 		v.fail("scene.city.max_height", "must be >= scene.city.min_height (%g < %g)", cy.MaxHeight, cy.MinHeight)
 	}
 	v.material("scene.city.wall", cy.Wall, false)
+	v.nonNegative("scene.city.wall_thickness", cy.WallThickness)
 	v.material("scene.city.roof", cy.Roof, false)
 	v.material("scene.city.ground", cy.Ground, true)
 

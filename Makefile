@@ -1,0 +1,28 @@
+# cctrack — run `make help` for the targets.
+GO ?= go
+PKGS ?= ./...
+BENCHCOUNT ?= 6
+
+.PHONY: help test bench lint fuzz run
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+test: ## vet and run every test (what CI runs)
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout 30m $(PKGS)
+
+bench: ## run every benchmark BENCHCOUNT times into bench.txt (compare with benchstat)
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) -timeout 60m $(PKGS) | tee bench.txt
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+fuzz: ## run each fuzzer for FUZZTIME (default 30s)
+	$(GO) test -run '^$$' -fuzz '^FuzzReadPLY$$' -fuzztime $${FUZZTIME:-30s} ./sim/scene/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadXML$$' -fuzztime $${FUZZTIME:-30s} ./sim/scene/
+	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $${FUZZTIME:-30s} ./internal/npz/
+
+run: ## the main job: the daemon on the simulated backend with the embedded defaults
+	$(GO) run ./cmd/cctrackd

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/cctrack/cctrack/configs"
+	"github.com/cctrack/cctrack/internal/progress"
+	"github.com/cctrack/cctrack/sim"
+	"github.com/cctrack/cctrack/sim/dataset"
+	"github.com/cctrack/cctrack/sim/heatmap"
+)
+
+// configFlags parses --config and --out for the config-driven sim commands.
+func configFlags(name string, args []string, stderr io.Writer, outHelp string) (cfg configs.Config, out string, err error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "configuration file (default: the embedded default.yaml)")
+	outPath := fs.String("out", "", outHelp)
+	if err := fs.Parse(args); err != nil {
+		return cfg, "", errUsage
+	}
+	if *outPath == "" {
+		fmt.Fprintf(stderr, "%s: --out is required\n", name)
+		fs.Usage()
+		return cfg, "", errUsage
+	}
+	cfg, err = configs.Load(*cfgPath)
+	return cfg, *outPath, err
+}
+
+func newSimulator(cfg configs.Config, log *slog.Logger) (*sim.Simulator, error) {
+	p, err := cfg.SimParams()
+	if err != nil {
+		return nil, err
+	}
+	s, err := sim.New(p)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("scene ready", "config", cfg.Source, "scene", s.Scene.Name, "triangles", len(s.Scene.Triangles))
+	return s, nil
+}
+
+// writeAtomic writes through a temporary file renamed into place, so that a failure or an
+// interrupt never leaves a truncated output behind.
+func writeAtomic(path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func simDataset(ctx context.Context, args []string, stderr io.Writer, log *slog.Logger) error {
+	cfg, out, err := configFlags("cctrack sim dataset", args, stderr, "output .npz file")
+	if err != nil {
+		return err
+	}
+	s, err := newSimulator(cfg, log)
+	if err != nil {
+		return err
+	}
+	var bar *progress.Bar
+	d, err := dataset.Generate(ctx, s, cfg.DatasetSpec(),
+		func(n int) { bar = progress.New(stderr, n, "tracing") },
+		func(done int) { bar.Set(done) })
+	if bar != nil {
+		bar.Finish()
+	}
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(out, func(w io.Writer) error { return d.WriteNPZ(w, cfg.Text) }); err != nil {
+		return fmt.Errorf("write %s: %w", out, err)
+	}
+	log.Info("dataset written", "out", out, "positions", d.K, "dropped_no_path", d.DroppedNoPath,
+		"trajectories", d.N, "steps", d.T, "evaluation", d.EvalPos != nil)
+	return nil
+}
+
+func simHeatmap(ctx context.Context, args []string, stderr io.Writer, log *slog.Logger) error {
+	cfg, out, err := configFlags("cctrack sim heatmap", args, stderr, "output .png or .svg file")
+	if err != nil {
+		return err
+	}
+	s, err := newSimulator(cfg, log)
+	if err != nil {
+		return err
+	}
+	spec := cfg.DatasetSpec()
+	pts := spec.Grid.Points()
+	bar := progress.New(stderr, len(pts), "tracing")
+	paths, err := s.Paths(ctx, pts, bar.Set)
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	spec.Count = 0 // the figure shows the evaluation trajectory only
+	_, eval, err := dataset.Trajectories(s, spec)
+	if err != nil {
+		return err
+	}
+	m := heatmap.Map{
+		Title:  fmt.Sprintf("%s: path gain from the BS (dB)", cfg.Name),
+		Origin: spec.Grid.Origin, Rows: spec.Grid.Rows, Cols: spec.Grid.Cols, Spacing: spec.Grid.Spacing,
+		GainDB:     make([]float64, len(pts)),
+		Footprints: heatmap.Footprints(s.Scene, 1),
+		Trajectory: eval,
+		BS:         s.BS.Position,
+	}
+	for i := range pts {
+		m.GainDB[i] = sim.PathGainDB(paths[i])
+	}
+	if err := m.Render(out); err != nil {
+		return fmt.Errorf("render %s: %w", out, err)
+	}
+	log.Info("heatmap written", "out", out, "receivers", len(pts))
+	return nil
+}

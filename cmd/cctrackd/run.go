@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/cctrack/cctrack/configs"
+	"github.com/cctrack/cctrack/sim"
+	"github.com/cctrack/cctrack/sim/dataset"
+	"github.com/cctrack/cctrack/sim/geom"
+)
+
+// run drives the simulator one coherence interval at a time until ctx ends or the configured number
+// of intervals is done. A cancelled context is a clean stop.
+func run(ctx context.Context, cfg configs.Config, log *slog.Logger) error {
+	p, err := cfg.SimParams()
+	if err != nil {
+		return err
+	}
+	s, err := sim.New(p)
+	if err != nil {
+		return err
+	}
+	spec := cfg.DatasetSpec()
+	if len(spec.Evaluation) == 0 {
+		spec.Count = 1
+	} else {
+		spec.Count = 0
+	}
+	random, eval, err := dataset.Trajectories(s, spec)
+	if err != nil {
+		return err
+	}
+	traj := eval
+	if traj == nil {
+		traj = random[0]
+	}
+	log.Info("cctrackd started", "config", cfg.Source, "scene", s.Scene.Name, "triangles", len(s.Scene.Triangles),
+		"bs", fmt.Sprintf("%dx%d", p.BS.Nh, p.BS.Nv), "ue", fmt.Sprintf("%dx%d", p.UE.Nh, p.UE.Nv),
+		"trajectory_steps", len(traj), "intervals", cfg.Daemon.Intervals)
+
+	h := make([]complex128, p.BS.N()*p.UE.N())
+	every := time.Duration(cfg.Daemon.SummaryEveryS * float64(time.Second))
+	lastSummary := time.Now()
+	var done, noPath int
+	var gainSum float64
+	for cfg.Daemon.Intervals == 0 || done < cfg.Daemon.Intervals {
+		if err := ctx.Err(); err != nil {
+			break
+		}
+		pos := pingPong(traj, done)
+		paths, err := s.Paths(ctx, []geom.Vec3{pos}, nil)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return fmt.Errorf("interval %d: %w", done, err)
+		}
+		s.Channel(paths[0], pos, h)
+		if g := frobenius2(h); g > 0 {
+			gainSum += g / float64(len(h))
+		} else {
+			noPath++
+		}
+		done++
+		if time.Since(lastSummary) >= every {
+			lastSummary = time.Now()
+			log.Info("summary", "intervals", done, "no_path", noPath,
+				"mean_channel_gain_db", 10*math.Log10(gainSum/float64(max(done-noPath, 1))))
+		}
+	}
+	log.Info("cctrackd stopped cleanly", "intervals", done, "no_path", noPath,
+		"mean_channel_gain_db", 10*math.Log10(gainSum/float64(max(done-noPath, 1))))
+	return nil
+}
+
+// pingPong walks the trajectory forwards then backwards, so that a daemon running longer than
+// the trajectory keeps a continuous path.
+func pingPong(traj []geom.Vec3, i int) geom.Vec3 {
+	n := len(traj)
+	if n == 1 {
+		return traj[0]
+	}
+	k := i % (2 * (n - 1))
+	if k >= n {
+		k = 2*(n-1) - k
+	}
+	return traj[k]
+}
+
+// frobenius2 is ||h||_F^2.
+func frobenius2(h []complex128) float64 {
+	var s float64
+	for _, x := range h {
+		s += real(x)*real(x) + imag(x)*imag(x)
+	}
+	return s
+}

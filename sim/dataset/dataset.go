@@ -1,0 +1,164 @@
+// Package dataset generates training and evaluation data from the simulator: channels over a grid of
+// user positions and along trajectories, written as a numpy .npz archive:
+//
+//	H         complex64 [K, N_B, N_U]     channels at the K static positions with at least one path
+//	pos       float64   [K, 3]            their positions (m)
+//	traj_H    complex64 [N, T, N_B, N_U]  N seeded random trajectories of T coherence intervals
+//	traj_pos  float64   [N, T, 3]
+//	eval_H    complex64 [1, T, N_B, N_U]  the evaluation trajectory (when configured)
+//	eval_pos  float64   [1, T, 3]
+//	freq_hz   float64   [1]               absolute frequency of the stored subcarrier
+//	config    str                         the generating configuration (JSON)
+//
+// Static positions without any path (inside buildings, fully shadowed) are dropped and counted,
+// since an all-zero H has no meaningful normalisation. Trajectory samples are kept as they are.
+package dataset
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+
+	"github.com/cctrack/cctrack/internal/npz"
+	"github.com/cctrack/cctrack/sim"
+	"github.com/cctrack/cctrack/sim/geom"
+	"github.com/cctrack/cctrack/sim/users"
+)
+
+// Spec says which positions and trajectories to generate.
+type Spec struct {
+	Grid   users.Grid
+	Points []geom.Vec3
+	Traj   users.TrajectoryParams
+	// Count random trajectories drawn with Seed on a street lattice of LatticeStep metres.
+	Count       int
+	Seed        uint64
+	LatticeStep float64
+	// Evaluation waypoints (z = user height); none means no evaluation trajectory.
+	Evaluation []geom.Vec3
+}
+
+// Dataset is generated data, flat in numpy's C order.
+type Dataset struct {
+	NB, NU        int
+	K, N, T       int
+	H             []complex64
+	Pos           []float64
+	TrajH         []complex64
+	TrajPos       []float64
+	EvalH         []complex64
+	EvalPos       []float64
+	FreqHz        float64
+	DroppedNoPath int
+}
+
+// Trajectories draws the seeded random trajectories and the evaluation trajectory of spec.
+func Trajectories(s *sim.Simulator, spec Spec) (random [][]geom.Vec3, eval []geom.Vec3, err error) {
+	if len(spec.Evaluation) > 0 {
+		if eval, err = users.FromWaypoints(spec.Evaluation, spec.Traj); err != nil {
+			return nil, nil, fmt.Errorf("evaluation trajectory: %w", err)
+		}
+	}
+	if spec.Count == 0 {
+		return nil, eval, nil
+	}
+	height := spec.Grid.Origin.Z
+	w, err := s.Walkable(spec.LatticeStep, height)
+	if err != nil {
+		return nil, nil, err
+	}
+	rng := rand.New(rand.NewPCG(spec.Seed, 0x63637472))
+	for i := 0; i < spec.Count; i++ {
+		tr, err := w.Random(rng, spec.Traj)
+		if err != nil {
+			return nil, nil, fmt.Errorf("random trajectory %d: %w", i, err)
+		}
+		random = append(random, tr)
+	}
+	return random, eval, nil
+}
+
+// Generate traces every position of spec and forms the channels. progress receives the number of
+// positions traced so far out of the total it returns first through total.
+func Generate(ctx context.Context, s *sim.Simulator, spec Spec, total func(n int), progress func(done int)) (*Dataset, error) {
+	random, eval, err := Trajectories(s, spec)
+	if err != nil {
+		return nil, err
+	}
+	static := append(spec.Grid.Points(), spec.Points...)
+	all := append([]geom.Vec3(nil), static...)
+	for _, tr := range random {
+		all = append(all, tr...)
+	}
+	all = append(all, eval...)
+	if total != nil {
+		total(len(all))
+	}
+	paths, err := s.Paths(ctx, all, progress)
+	if err != nil {
+		return nil, err
+	}
+
+	d := &Dataset{NB: s.BS.N(), NU: s.UE.N(), T: spec.Traj.Steps, N: len(random), FreqHz: s.Frequency()}
+	size := d.NB * d.NU
+	h := make([]complex128, size)
+	appendH := func(dst []complex64, i int) []complex64 {
+		s.Channel(paths[i], all[i], h)
+		for _, x := range h {
+			dst = append(dst, complex64(x))
+		}
+		return dst
+	}
+	appendPos := func(dst []float64, p geom.Vec3) []float64 { return append(dst, p.X, p.Y, p.Z) }
+	for i, p := range static {
+		if len(paths[i]) == 0 {
+			d.DroppedNoPath++
+			continue
+		}
+		d.H = appendH(d.H, i)
+		d.Pos = appendPos(d.Pos, p)
+		d.K++
+	}
+	i := len(static)
+	for _, tr := range random {
+		for _, p := range tr {
+			d.TrajH = appendH(d.TrajH, i)
+			d.TrajPos = appendPos(d.TrajPos, p)
+			i++
+		}
+	}
+	for _, p := range eval {
+		d.EvalH = appendH(d.EvalH, i)
+		d.EvalPos = appendPos(d.EvalPos, p)
+		i++
+	}
+	return d, nil
+}
+
+// WriteNPZ writes the dataset and the generating configuration text.
+func (d *Dataset) WriteNPZ(w io.Writer, config string) error {
+	z := npz.NewWriter(w)
+	steps := []func() error{
+		func() error { return z.Complex64("H", []int{d.K, d.NB, d.NU}, d.H) },
+		func() error { return z.Float64("pos", []int{d.K, 3}, d.Pos) },
+		func() error { return z.Complex64("traj_H", []int{d.N, d.T, d.NB, d.NU}, d.TrajH) },
+		func() error { return z.Float64("traj_pos", []int{d.N, d.T, 3}, d.TrajPos) },
+		func() error { return z.Float64("freq_hz", []int{1}, []float64{d.FreqHz}) },
+		func() error { return z.String("config", config) },
+	}
+	if d.EvalPos != nil {
+		steps = append(steps,
+			func() error { return z.Complex64("eval_H", []int{1, d.T, d.NB, d.NU}, d.EvalH) },
+			func() error { return z.Float64("eval_pos", []int{1, d.T, 3}, d.EvalPos) })
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return fmt.Errorf("write dataset: %w", err)
+		}
+	}
+	if err := z.Close(); err != nil {
+		return fmt.Errorf("write dataset: %w", err)
+	}
+	return nil
+}
