@@ -31,7 +31,7 @@ func sharedData(t testing.TB, rel string) string {
 	return p
 }
 
-func concrete(t testing.TB) Surface {
+func concreteSurface(t testing.TB) Surface {
 	t.Helper()
 	m, err := material.Lookup("concrete")
 	if err != nil {
@@ -99,16 +99,16 @@ property list uchar uchar name
 end_header
 `, format)
 	for i, v := range wantVerts {
-		w(&b, order, int16(i), float32(v.X), v.Y, int32(math.Round(v.Z)))
-		w(&b, order, uint8(2), float32(0.25), float32(0.75))
+		putPLY(&b, order, int16(i), float32(v.X), v.Y, int32(math.Round(v.Z)))
+		putPLY(&b, order, uint8(2), float32(0.25), float32(0.75))
 	}
-	w(&b, order, uint8(7), uint32(4), uint16(0), uint16(1), uint16(2), uint16(3))
-	w(&b, order, uint8(9), uint32(3), uint16(0), uint16(1), uint16(4))
-	w(&b, order, uint8(3), []byte("abc"))
+	putPLY(&b, order, uint8(7), uint32(4), uint16(0), uint16(1), uint16(2), uint16(3))
+	putPLY(&b, order, uint8(9), uint32(3), uint16(0), uint16(1), uint16(4))
+	putPLY(&b, order, uint8(3), []byte("abc"))
 	return b.Bytes()
 }
 
-func w(b *bytes.Buffer, order binary.ByteOrder, vals ...any) {
+func putPLY(b *bytes.Buffer, order binary.ByteOrder, vals ...any) {
 	for _, v := range vals {
 		if err := binary.Write(b, order, v); err != nil {
 			panic(err)
@@ -117,7 +117,7 @@ func w(b *bytes.Buffer, order binary.ByteOrder, vals ...any) {
 }
 
 func TestReadPLYASCII(t *testing.T) {
-	surf := concrete(t)
+	surf := concreteSurface(t)
 	sc, err := ReadPLY(strings.NewReader(asciiPLY), "quad.ply", surf)
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +140,7 @@ func TestReadPLYBinary(t *testing.T) {
 	for _, order := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
 		t.Run(order.String(), func(t *testing.T) {
 			data := binaryPLY(order)
-			sc, err := ReadPLY(bytes.NewReader(data), "b.ply", concrete(t))
+			sc, err := ReadPLY(bytes.NewReader(data), "b.ply", concreteSurface(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -149,7 +149,7 @@ func TestReadPLYBinary(t *testing.T) {
 			want[4].Z = 1
 			checkMesh(t, sc, want, wantTris)
 			// The same bytes through a reader that hides its size must give the same mesh.
-			sc, err = ReadPLY(io.MultiReader(bytes.NewReader(data)), "b.ply", concrete(t))
+			sc, err = ReadPLY(io.MultiReader(bytes.NewReader(data)), "b.ply", concreteSurface(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -162,7 +162,7 @@ func TestReadPLYBinary(t *testing.T) {
 func TestReadPLYLineEndings(t *testing.T) {
 	crlf := strings.ReplaceAll(asciiPLY, "\n", "\r\n")
 	for name, data := range map[string]string{"crlf": crlf, "no final newline": strings.TrimSuffix(asciiPLY, "\n")} {
-		sc, err := ReadPLY(strings.NewReader(data), name, concrete(t))
+		sc, err := ReadPLY(strings.NewReader(data), name, concreteSurface(t))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -266,7 +266,7 @@ func TestReadPLYErrors(t *testing.T) {
 		if c.hideSize {
 			r = io.MultiReader(r)
 		}
-		_, err := ReadPLY(r, "t.ply", concrete(t))
+		_, err := ReadPLY(r, "t.ply", concreteSurface(t))
 		if err == nil {
 			t.Errorf("%s: no error, want %q", c.name, c.want)
 			continue
@@ -283,14 +283,14 @@ func TestReadPLYHostileCounts(t *testing.T) {
 	data := []byte("ply\nformat binary_little_endian 1.0\nelement vertex 2147483647\nproperty float x\nproperty float y\nproperty float z\n" +
 		"element face 2147483647\nproperty list uint int vertex_indices\nend_header\n")
 	data = append(data, make([]byte, 100)...)
-	_, err := ReadPLY(bytes.NewReader(data), "h.ply", concrete(t))
+	_, err := ReadPLY(bytes.NewReader(data), "h.ply", concreteSurface(t))
 	if err == nil || !strings.Contains(err.Error(), "h.ply: header: element vertex declares 2147483647 records") {
 		t.Fatalf("known size: err = %v", err)
 	}
 
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	_, err = ReadPLY(io.MultiReader(bytes.NewReader(data)), "h.ply", concrete(t))
+	_, err = ReadPLY(io.MultiReader(bytes.NewReader(data)), "h.ply", concreteSurface(t))
 	runtime.ReadMemStats(&after)
 	if err == nil || !strings.Contains(err.Error(), "unexpected end of file: want vertex 8 of 2147483647") {
 		t.Fatalf("unknown size: err = %v", err)
@@ -305,7 +305,7 @@ func TestReadPLYHostileCounts(t *testing.T) {
 
 func TestLoadPLYInSiteChicago(t *testing.T) {
 	p := sharedData(t, "insite-chicago-3p5ghz/buildings.ply")
-	sc, err := LoadPLY(p, concrete(t))
+	sc, err := LoadPLY(p, concreteSurface(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +326,7 @@ func TestLoadPLYInSiteChicago(t *testing.T) {
 
 func TestLoadPLYLowPolyCar(t *testing.T) {
 	p := sharedData(t, "sionna-scenes/low_poly_car.ply")
-	sc, err := LoadPLY(p, concrete(t))
+	sc, err := LoadPLY(p, concreteSurface(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +336,7 @@ func TestLoadPLYLowPolyCar(t *testing.T) {
 }
 
 func TestLoadPLYMissing(t *testing.T) {
-	_, err := LoadPLY(filepath.Join(t.TempDir(), "none.ply"), concrete(t))
+	_, err := LoadPLY(filepath.Join(t.TempDir(), "none.ply"), concreteSurface(t))
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("err = %v, want a wrapped ErrNotExist", err)
 	}
@@ -361,7 +361,7 @@ func bigPLY(n int) []byte {
 	for i := 0; i < n; i++ {
 		for j := 0; j < n; j++ {
 			v := int32(i*(n+1) + j)
-			w(&b, binary.LittleEndian, uint8(4), v, v+1, v+int32(n)+2, v+int32(n)+1)
+			putPLY(&b, binary.LittleEndian, uint8(4), v, v+1, v+int32(n)+2, v+int32(n)+1)
 		}
 	}
 	return b.Bytes()
@@ -369,7 +369,7 @@ func bigPLY(n int) []byte {
 
 func TestBigPLY(t *testing.T) {
 	const n = 30
-	sc, err := ReadPLY(bytes.NewReader(bigPLY(n)), "big.ply", concrete(t))
+	sc, err := ReadPLY(bytes.NewReader(bigPLY(n)), "big.ply", concreteSurface(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +386,7 @@ func TestBigPLY(t *testing.T) {
 func BenchmarkLoadPLY(b *testing.B) {
 	b.Run("grid500", func(b *testing.B) {
 		data := bigPLY(500)
-		surf := concrete(b)
+		surf := concreteSurface(b)
 		b.SetBytes(int64(len(data)))
 		for b.Loop() {
 			if _, err := ReadPLY(bytes.NewReader(data), "big.ply", surf); err != nil {
@@ -400,7 +400,7 @@ func BenchmarkLoadPLY(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		surf := concrete(b)
+		surf := concreteSurface(b)
 		b.SetBytes(fi.Size())
 		for b.Loop() {
 			if _, err := LoadPLY(p, surf); err != nil {

@@ -319,9 +319,9 @@ func (l *xmlLoader) shape(n *xmlNode) error {
 			if haveXfm {
 				return l.errf(c, "shape %s has two to_world transforms", label)
 			}
-			m, err := l.transform(c)
+			m, err := l.transform(c, label)
 			if err != nil {
-				return fmt.Errorf("shape %s: %w", label, err)
+				return err
 			}
 			toWorld, haveXfm = m, true
 		case c.tag == "emitter":
@@ -434,39 +434,44 @@ func (m affine) apply(v geom.Vec3) geom.Vec3 {
 //	<scale value="s"/>, value="x y z" or x/y/z attributes      diag(s) p
 //	<rotate x/y/z=axis or value="ax ay az" angle="deg"/>      Rodrigues: R = I + sin a K + (1 - cos a) K^2
 //	<matrix value="16 numbers, row-major"/> (affine, last row 0 0 0 1) or 9 numbers (3x3)
-func (l *xmlLoader) transform(n *xmlNode) (affine, error) {
+//
+// label names the shape in errors.
+func (l *xmlLoader) transform(n *xmlNode, label string) (affine, error) {
 	m := identityAffine()
+	errf := func(c *xmlNode, format string, args ...any) error {
+		return l.errf(c, "shape %s: to_world: "+format, append([]any{label}, args...)...)
+	}
 	for _, c := range n.children {
 		var t affine
 		switch c.tag {
 		case "translate":
-			v, err := l.vec3(c, 0)
+			v, err := l.vec3(c, 0, label)
 			if err != nil {
 				return m, err
 			}
 			t = identityAffine()
 			t[0][3], t[1][3], t[2][3] = v.X, v.Y, v.Z
 		case "scale":
-			v, err := l.vec3(c, 1)
+			v, err := l.vec3(c, 1, label)
 			if err != nil {
 				return m, err
 			}
 			t = affine{{v.X, 0, 0, 0}, {0, v.Y, 0, 0}, {0, 0, v.Z, 0}}
 		case "rotate":
-			axis, err := l.vec3(c, 0)
+			axis, err := l.vec3(c, 0, label)
 			if err != nil {
 				return m, err
 			}
 			deg, err := parseFinite(c.attr("angle"))
 			if err != nil {
-				return m, l.errf(c, "rotate angle: %w", err)
+				return m, errf(c, "rotate angle: %w", err)
 			}
 			if axis.Norm() == 0 {
-				return m, l.errf(c, "rotate: zero axis")
+				return m, errf(c, "rotate: zero axis")
 			}
 			t = rotation(axis.Unit(), deg*math.Pi/180)
 		case "matrix":
-			x, err := l.numbers(c, c.attr("value"))
+			x, err := l.numbers(c, c.attr("value"), label)
 			if err != nil {
 				return m, err
 			}
@@ -475,14 +480,14 @@ func (l *xmlLoader) transform(n *xmlNode) (affine, error) {
 				t = affine{{x[0], x[1], x[2], 0}, {x[3], x[4], x[5], 0}, {x[6], x[7], x[8], 0}}
 			case 16:
 				if x[12] != 0 || x[13] != 0 || x[14] != 0 || x[15] != 1 {
-					return m, l.errf(c, "matrix: last row %v is not 0 0 0 1 (projective transforms are not supported)", x[12:])
+					return m, errf(c, "matrix: last row %v is not 0 0 0 1 (projective transforms are not supported)", x[12:])
 				}
 				t = affine{[4]float64(x[0:4]), [4]float64(x[4:8]), [4]float64(x[8:12])}
 			default:
-				return m, l.errf(c, "matrix has %d values, want 16 or 9", len(x))
+				return m, errf(c, "matrix has %d values, want 16 or 9", len(x))
 			}
 		default:
-			return m, l.errf(c, "unsupported transform step <%s>", c.tag)
+			return m, errf(c, "unsupported transform step <%s>", c.tag)
 		}
 		m = m.then(t)
 	}
@@ -502,9 +507,9 @@ func rotation(u geom.Vec3, a float64) affine {
 
 // vec3 reads a step's vector from value="x y z" (for scale also a single uniform value) or from
 // x, y, z attributes, missing ones being def.
-func (l *xmlLoader) vec3(c *xmlNode, def float64) (geom.Vec3, error) {
+func (l *xmlLoader) vec3(c *xmlNode, def float64, label string) (geom.Vec3, error) {
 	if s, ok := c.lookup("value"); ok {
-		x, err := l.numbers(c, s)
+		x, err := l.numbers(c, s, label)
 		if err != nil {
 			return geom.Vec3{}, err
 		}
@@ -514,7 +519,7 @@ func (l *xmlLoader) vec3(c *xmlNode, def float64) (geom.Vec3, error) {
 		case len(x) == 1 && c.tag == "scale":
 			return geom.V(x[0], x[0], x[0]), nil
 		}
-		return geom.Vec3{}, l.errf(c, "%s value %q: want 3 numbers", c.tag, s)
+		return geom.Vec3{}, l.errf(c, "shape %s: to_world: %s value %q: want 3 numbers", label, c.tag, s)
 	}
 	var out [3]float64
 	for k, key := range [3]string{"x", "y", "z"} {
@@ -522,7 +527,7 @@ func (l *xmlLoader) vec3(c *xmlNode, def float64) (geom.Vec3, error) {
 		if s, ok := c.lookup(key); ok {
 			x, err := parseFinite(s)
 			if err != nil {
-				return geom.Vec3{}, l.errf(c, "%s %s: %w", c.tag, key, err)
+				return geom.Vec3{}, l.errf(c, "shape %s: to_world: %s %s: %w", label, c.tag, key, err)
 			}
 			out[k] = x
 		}
@@ -531,16 +536,16 @@ func (l *xmlLoader) vec3(c *xmlNode, def float64) (geom.Vec3, error) {
 }
 
 // numbers parses a list separated by spaces and/or commas, as Mitsuba writes them.
-func (l *xmlLoader) numbers(c *xmlNode, s string) ([]float64, error) {
+func (l *xmlLoader) numbers(c *xmlNode, s, label string) ([]float64, error) {
 	f := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' })
 	if len(f) > 16 {
-		return nil, l.errf(c, "%s: %d values, at most 16 expected", c.tag, len(f))
+		return nil, l.errf(c, "shape %s: to_world: %s: %d values, at most 16 expected", label, c.tag, len(f))
 	}
 	out := make([]float64, len(f))
 	for i, w := range f {
 		x, err := parseFinite(w)
 		if err != nil {
-			return nil, l.errf(c, "%s: %w", c.tag, err)
+			return nil, l.errf(c, "shape %s: to_world: %s: %w", label, c.tag, err)
 		}
 		out[i] = x
 	}
