@@ -28,9 +28,9 @@ const (
 // appears (a direction 90° off the heading whose clear run is at least JunctionRun) it decides
 // once per opening: on straight with weight 2, or into one of the new openings with weight 1 each,
 // turning at a random point of the opening where the corner arc fits. Where it cannot go on it must
-// turn (up to 135°), preferring long runs; it never reverses in place. At a dead end it turns across
-// the street and back, which needs a street at least 2·TurnRadius wide; with TurnRadius 0 it may
-// reverse. A corner of angle a at a lattice point is rounded by an arc of radius TurnRadius from
+// turn (up to 135°), preferring long runs along the lattice axes, then bends into long diagonal
+// runs, then short axis runs; it never reverses in place. At a dead end it turns across the street
+// and back, which needs a street at least 2·TurnRadius wide; with TurnRadius 0 it may reverse. A corner of angle a at a lattice point is rounded by an arc of radius TurnRadius from
 // TurnRadius·tan(a/2) before the point to as far after it; a turn is taken only where that arc lies in
 // walkable cells with clear chords, where the leg since the previous corner has room for both arcs and
 // where the new direction is clear for the arc plus TurnRadius (room for the next corner). So every
@@ -76,13 +76,17 @@ func (wk *walker) walk(rng *rand.Rand, need float64) ([]geom.Vec3, bool) {
 	w := wk.w
 	n := w.starts[rng.IntN(len(w.starts))]
 	// Head along one of the longest clear runs from the start (at least half the longest), so that a
-	// walk starting in a street follows it rather than crossing it.
+	// walk starting in a street follows it rather than crossing it; lattice axes first, as a walk
+	// keeps right angles to its first heading wherever it can.
 	longest := 0.0
 	for k := range 8 {
 		longest = max(longest, wk.runM(n, k))
 	}
 	var heads []int
-	for k := range 8 {
+	for _, k := range [8]int{0, 2, 4, 6, 1, 3, 5, 7} {
+		if k%2 == 1 && len(heads) > 0 {
+			break
+		}
 		if w.run[k][n] > 0 && wk.runM(n, k) >= longest/2 {
 			heads = append(heads, k)
 		}
@@ -217,26 +221,43 @@ func (wk *walker) plan(rng *rand.Rand, n int32, k int, since, lastT float64, fre
 	return wk.at[rng.IntN(len(wk.at))], k2
 }
 
-// forced picks the turn of a walk that cannot go on: among the turns up to 135° that fit, one into a
-// run of at least JunctionRun if any, at random.
+// forced picks the turn of a walk that cannot go on among the turns up to 135° that fit, by rank and
+// at random among equals: first into a run of at least JunctionRun along a lattice axis, then into
+// such a run diagonally by at most 90° (a street bending), then into a shorter run along an axis (at a
+// dead end: across the street, to come back along it), then any other; within a rank the smallest
+// angle. Axes first because streets mostly run along them (they do in the built-in city and in
+// scenes aligned with the lattice): a walk that once turned diagonally across an open square would
+// otherwise zig-zag across it for good, 90° turns keeping it diagonal.
 func (wk *walker) forced(rng *rand.Rand, n int32, k int, since, lastT float64) (int, bool) {
-	var long, fit []int
-	for _, d := range [6]int{1, 7, 2, 6, 3, 5} {
+	var best []int
+	bestRank := math.MaxInt
+	for _, d := range [6]int{2, 6, 1, 7, 3, 5} {
 		k2 := (k + d) % 8
 		if !wk.canTurn(n, k, k2, since, lastT) {
 			continue
 		}
-		fit = append(fit, k2)
-		if wk.runM(n, k2) >= wk.junction {
-			long = append(long, k2)
+		angle := min(d, 8-d) // 1…3 by 45°
+		long, axis := wk.runM(n, k2) >= wk.junction, k2%2 == 0
+		rank := 12 + angle
+		switch {
+		case long && axis:
+			rank = angle
+		case long && angle <= 2:
+			rank = 4 + angle
+		case axis:
+			rank = 8 + angle
+		}
+		switch {
+		case rank < bestRank:
+			best, bestRank = append(best[:0], k2), rank
+		case rank == bestRank:
+			best = append(best, k2)
 		}
 	}
-	switch {
-	case len(long) > 0:
-		return long[rng.IntN(len(long))], true
-	case len(fit) > 0:
-		return fit[rng.IntN(len(fit))], true
-	case wk.r == 0 && wk.w.run[(k+4)%8][n] > 0:
+	if len(best) > 0 {
+		return best[rng.IntN(len(best))], true
+	}
+	if wk.r == 0 && wk.w.run[(k+4)%8][n] > 0 {
 		return (k + 4) % 8, true
 	}
 	return 0, false
