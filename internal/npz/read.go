@@ -127,7 +127,15 @@ func readMember(f *zip.File, archiveSize int64) (Array, error) {
 		return fail(0, err, "opening")
 	}
 	defer rc.Close()
+	return readNPY(f.Name, rc, total)
+}
 
+// readNPY reads one .npy stream of total bytes from rc, which must end there (for a zip member,
+// reading to the end makes archive/zip verify the CRC).
+func readNPY(member string, rc io.Reader, total uint64) (Array, error) {
+	fail := func(off int64, err error, format string, args ...any) (Array, error) {
+		return Array{}, &FormatError{Member: member, Offset: off, Msg: fmt.Sprintf(format, args...), Err: err}
+	}
 	var pre [12]byte
 	if _, err := io.ReadFull(rc, pre[:8]); err != nil {
 		return fail(0, err, "reading npy magic")
