@@ -145,9 +145,10 @@ func smooth(verts []geom.Vec3, r float64) ([]piece, error) {
 	}
 	pieces := make([]piece, 0, 2*n)
 	for i := range n - 1 {
-		// A leg exactly as long as its two tangents joins the arcs directly; allow rounding error.
+		// A leg exactly as long as its two tangents joins the arcs directly; allow rounding error,
+		// at least the random walk's own tolerance so that every corner it takes is accepted here.
 		straight := lens[i] - tans[i] - tans[i+1]
-		if straight < -1e-9*lens[i] {
+		if straight < -(tol + 1e-9*lens[i]) {
 			return nil, fmt.Errorf("leg %d–%d is %.6g m long but its corners' arcs of radius %g m need %.6g m",
 				i, i+1, lens[i], r, tans[i]+tans[i+1])
 		}

@@ -30,13 +30,15 @@ const (
 // turning at a random point of the opening where the corner arc fits. Where it cannot go on it must
 // turn (up to 135°), preferring long runs along the lattice axes, then bends into long diagonal
 // runs, then short axis runs; it never reverses in place. At a dead end it turns across the street
-// and back, which needs a street at least 2·TurnRadius wide; with TurnRadius 0 it may reverse. A corner of angle a at a lattice point is rounded by an arc of radius TurnRadius from
+// and back, which needs a street at least 2·TurnRadius wide; with TurnRadius 0 it may reverse.
+//
+// A corner of angle a at a lattice point is rounded by an arc of radius TurnRadius from
 // TurnRadius·tan(a/2) before the point to as far after it; a turn is taken only where that arc lies in
 // walkable cells with clear chords, where the leg since the previous corner has room for both arcs and
 // where the new direction is clear for the arc plus TurnRadius (room for the next corner). So every
 // sample is within a walkable cell (Contains holds) and the heading turns by at most 1/TurnRadius
 // radians per metre. A walk that gets stuck restarts from a new random point; Random fails after 64
-// stuck walks.
+// stuck walks. Random calls the segmentClear predicate (for corner arcs) but is otherwise read-only.
 func (w *Walkable) Random(rng *rand.Rand, p TrajectoryParams) ([]geom.Vec3, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
