@@ -19,10 +19,13 @@ import (
 //
 // sqrt(4 pi / N) being the mean angular spacing of N rays. Mirror reflections keep a ray tube's
 // angular width, so the nearest ray of a bundle passes within about 0.6·sqrt(4 pi/N)·L of any
-// point the bundle covers; rxSafety adds margin for bundles that a facet edge cuts. Candidates are
-// only candidates: the image method recomputes each path exactly and validates it, so a generous
-// sphere costs time, never accuracy.
-const rxSafety = 1.5
+// point the bundle covers; rxSafety adds margin for bundles that facet edges cut down. Candidates
+// are only candidates: the image method recomputes each path exactly and validates it, so a
+// generous sphere costs time, never accuracy. Calibration on the InSite Chicago scene (three
+// transmitters, 4480 receivers, 3 reflections, 18k paths), against a 4M-ray search with safety 4:
+// with the default 1M rays, safety 1.0 / 1.5 / 2.0 missed 41 / 13 / 6 paths, all third-order
+// slivers (a wall hit below 1 m height, then the ground), at a time cost of +0% / +5% / +10%.
+const rxSafety = 2.0
 
 // sbrBatch is the number of rays a worker takes at a time.
 const sbrBatch = 2048
@@ -340,7 +343,11 @@ func (s *keySet) grow() {
 func (t *Tracer) sbrCandidates(ctx context.Context, tx geom.Vec3, rx []geom.Vec3) (*candidates, error) {
 	g := newRxGrid(rx)
 	nr := t.opt.Rays
-	kappa := rxSafety * math.Sqrt(4*math.Pi/float64(nr))
+	safety := rxSafety
+	if t.safety > 0 {
+		safety = t.safety
+	}
+	kappa := safety * math.Sqrt(4*math.Pi/float64(nr))
 	workers := make([]*sbrWorker, t.opt.Workers)
 	var next atomic.Int64
 	var wg sync.WaitGroup

@@ -47,6 +47,8 @@ type Tracer struct {
 	// exhaustive replaces the SBR candidate search with all facet sequences up to MaxDepth; it
 	// exists as the ground truth of tests on tiny scenes.
 	exhaustive bool
+	// safety overrides rxSafety when positive (tests calibrate the default with it).
+	safety float64
 }
 
 // New validates the scene and options, then builds the BVH, the planar facets and (with
