@@ -34,7 +34,8 @@
 //
 // with f the absolute frequency (carrier plus subcarrier offset) and λ = c/f in both steering vectors:
 // the arrays are modelled exactly at every subcarrier (no narrowband approximation, so beam squint
-// across the band is included).
+// across the band is included). A_l is used as the tracer computed it (its λ/(4π d) spreading at the
+// tracer's frequency); only the delay phase and the steering vectors follow f.
 //
 // DESIGN.md and the paper write the product as a_B a_U^H. Since both displacements shorten the path,
 // the physically right product with the exp(+j k r·u) convention at both ends is a_B a_U^T; it equals

@@ -50,7 +50,8 @@ func (ax arrayAxes) geom(p *rt.Path) pathGeom {
 // for why the product is a_B a_U^T. It panics unless len(dst) == bs.N()·ue.N(). It does not allocate
 // for UE arrays of up to 64 elements.
 //
-// Cost: O(L·N_B·N_U) complex multiply-adds plus 7 sincos per path. The steering phases are built by
+// Cost: O(L·N_B·N_U) complex multiply-adds plus 11 sincos per path (4 for the two directions, 7 for
+// the phasors; Matrices shares the first 4 across subcarriers). The steering phases are built by
 // phasor recurrence along each array axis (the UPA response is separable), so no BS steering vector
 // is stored; the recurrence's rounding error grows like (N_h+N_v)·ε, about 1e-14 relative for a
 // 20x20 array.
