@@ -30,10 +30,9 @@ func studyDir(t testing.TB) string {
 	return dir
 }
 
-// chicago loads buildings.ply as ITU concrete (0.3 m slab, InSite's layer thickness) with the
-// wet-earth ground plane, as InSite's setup describes.
-func chicago(t testing.TB, dir string) *scene.Scene {
-	concrete, _ := material.Lookup("concrete")
+// chicago loads buildings.ply as concrete (0.3 m slab, InSite's layer thickness) with the wet-earth
+// ground plane, as InSite's setup describes.
+func chicago(t testing.TB, dir string, concrete material.ITU) *scene.Scene {
 	wet, _ := material.Lookup("wet_ground")
 	sc, err := scene.LoadPLY(filepath.Join(dir, "buildings.ply"),
 		scene.Surface{Name: "concrete", Surface: material.Surface{Material: concrete, Thickness: 0.3}})
@@ -80,6 +79,16 @@ type orderResult struct {
 // between distinct reflection points of one receiver.
 const matchVertexTol = 0.5
 
+// TestAgainstInSite traces the InSite Chicago study (3 BSs x 4480 receivers, up to 3 reflections)
+// and checks the acceptance criteria. It runs with two concretes:
+//   - InSite's own "ITU Concrete 3.5 GHz" (eps_r 5.31, sigma 0.08987 S/m, from the study's material
+//     file): the same physics as the reference, so every criterion holds for every path;
+//   - ITU-R P.2040-3 concrete (eps_r 5.24, sigma 0.123 S/m at 3.5 GHz), what `--material concrete`
+//     means. Road-slab reflections of vertically polarised waves hit near concrete's Brewster angle
+//     (about 23.5 degrees above the horizon), where |r_TM| is near its minimum and a 27 % difference in
+//     conductivity moves it by up to about 3 dB. So with P.2040 concrete we require the 1 dB power
+//     agreement for 99 % of matched single reflections instead of all of them; all other
+//     criteria are unchanged.
 func TestAgainstInSite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("traces 3 x 4480 receivers")
@@ -89,7 +98,21 @@ func TestAgainstInSite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := chicago(t, dir)
+	p2040, _ := material.Lookup("concrete")
+	for _, tc := range []struct {
+		name           string
+		concrete       material.ITU
+		within1dBShare float64
+	}{
+		{"insite-concrete", material.Constant("insite-concrete", 5.31, 0.08987), 1},
+		{"p2040-concrete", p2040, 0.99},
+	} {
+		t.Run(tc.name, func(t *testing.T) { compareStudy(t, dir, all, tc.concrete, tc.within1dBShare) })
+	}
+}
+
+func compareStudy(t *testing.T, dir string, all []Path, concrete material.ITU, within1dBShare float64) {
+	sc := chicago(t, dir, concrete)
 	tr, err := rt.New(sc, rt.Options{Frequency: 3.5e9, MaxDepth: 3})
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +224,7 @@ func TestAgainstInSite(t *testing.T) {
 		if frac := float64(o.found) / float64(o.insite); frac < 0.95 {
 			t.Errorf("BS%d: found %d of %d InSite single-reflection paths (%.1f%%), want >= 95%%", bs, o.found, o.insite, 100*frac)
 		}
-		if o.powerWithin1dB < o.found {
+		if float64(o.powerWithin1dB) < within1dBShare*float64(o.found) {
 			t.Errorf("BS%d: %d of %d matched single reflections differ by more than 1 dB (worst %.2f dB at rx %d)",
 				bs, o.found-o.powerWithin1dB, o.found, o.worstPowerDB, o.worstRx)
 		}
@@ -210,7 +233,7 @@ func TestAgainstInSite(t *testing.T) {
 		}
 	}
 	tw.Flush()
-	t.Log("cctrack vs Wireless InSite, Chicago 3.5 GHz, up to 3 reflections:\n" + report.String())
+	t.Logf("cctrack (%s) vs Wireless InSite, Chicago 3.5 GHz, up to 3 reflections:\n%s", concrete.Name, report.String())
 }
 
 // matchPath finds our path with the same reflection count whose interaction points all lie within

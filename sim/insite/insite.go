@@ -105,7 +105,7 @@ func parseRow(rec []string) (Path, error) {
 		Index: int(nums[8]), Desc: rec[10], PowerDBm: nums[11], PhaseDeg: nums[12], ToA: nums[13],
 		AoATheta: nums[14], AoAPhi: nums[15], AoDTheta: nums[16], AoDPhi: nums[17],
 	}
-	for _, tok := range strings.Fields(rec[18]) {
+	for _, tok := range strings.FieldsFunc(rec[18], func(r rune) bool { return r == ' ' || r == ';' }) {
 		xyz := strings.Split(tok, ":")
 		if len(xyz) != 3 {
 			return Path{}, fmt.Errorf("interaction point %q: want x:y:z", tok)
