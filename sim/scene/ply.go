@@ -19,7 +19,7 @@ import (
 const (
 	plyMaxHeader = 1 << 20  // bytes of header; real headers are well under 1 KiB
 	plyMaxLine   = 4 << 20  // bytes of one ASCII data line (a 255-gon is about 3 KiB)
-	plyBufSize   = 64 << 10 // read buffer; binary records and list chunks are read through it
+	plyBufSize   = 64 << 10 // largest read buffer; binary records and list chunks are read through it
 	plyCapHint   = 1 << 16  // records preallocated when the input size is unknown
 )
 
@@ -259,7 +259,12 @@ func (p *plyReader) errAt(pos int64, format string, args ...any) error {
 
 // readPLYMesh reads a whole PLY file. size is the number of bytes r holds, or -1 if unknown.
 func readPLYMesh(r io.Reader, name string, size int64) ([]geom.Vec3, [][3]int32, error) {
-	br := bufio.NewReaderSize(r, plyBufSize)
+	// Small files (a Sionna scene has thousands) get a small buffer.
+	bufSize := plyBufSize
+	if size >= 0 {
+		bufSize = int(min(max(size, 256), plyBufSize))
+	}
+	br := bufio.NewReaderSize(r, bufSize)
 	h, err := readPLYHeader(br, name)
 	if err != nil {
 		return nil, nil, err
@@ -333,6 +338,9 @@ func readPLYHeader(br *bufio.Reader, name string) (*plyHeader, error) {
 		}
 		return nil, errf("not a PLY file: first line is %q, want \"ply\"", first)
 	}
+	// Names seen so far: elements, and properties of the current element (maps, because a 1 MiB
+	// header can declare ~60000 of them).
+	seen, props := map[string]bool{}, map[string]bool{}
 	for !eof {
 		var s string
 		if s, eof, err = next(); err != nil {
@@ -369,11 +377,11 @@ func readPLYHeader(br *bufio.Reader, name string) (*plyHeader, error) {
 			if err != nil || n < 0 {
 				return nil, errf("element %s: bad count %q", f[1], f[2])
 			}
-			for _, e := range h.elems {
-				if e.name == f[1] {
-					return nil, errf("element %s declared twice", f[1])
-				}
+			if seen[f[1]] {
+				return nil, errf("element %s declared twice", f[1])
 			}
+			seen[f[1]] = true
+			clear(props)
 			h.elems = append(h.elems, plyElem{name: f[1], count: n})
 		case "property":
 			if len(h.elems) == 0 {
@@ -397,11 +405,10 @@ func readPLYHeader(br *bufio.Reader, name string) (*plyHeader, error) {
 			} else {
 				return nil, errf("property line %q, want \"property <type> <name>\" or \"property list <count type> <type> <name>\"", s)
 			}
-			for _, q := range e.props {
-				if q.name == pr.name {
-					return nil, errf("element %s: property %s declared twice", e.name, pr.name)
-				}
+			if props[pr.name] {
+				return nil, errf("element %s: property %s declared twice", e.name, pr.name)
 			}
+			props[pr.name] = true
 			e.props = append(e.props, pr)
 		case "end_header":
 			if len(f) != 1 {
@@ -476,21 +483,25 @@ func (h *plyHeader) check(errf func(string, ...any) error) error {
 
 // checkSize rejects headers whose element counts cannot fit in the bytes that follow, so that
 // nothing is allocated for them. A binary record takes at least its scalars plus its list counts;
-// an ASCII record at least one character and one separator per property (the last line may lack
-// its newline, hence the +1).
+// an ASCII record at least one character and one separator per value (the last line may lack its
+// newline, hence the +1). A face's index list counts as 3 items, since shorter faces are rejected.
 func (p *plyReader) checkSize() error {
 	left := p.size
 	if p.h.format == plyASCII {
 		left++
 	}
-	for _, e := range p.h.elems {
+	for ei, e := range p.h.elems {
 		var rec int64
-		for _, pr := range e.props {
+		for j, pr := range e.props {
+			items := int64(0)
+			if ei == p.h.face && j == p.h.indices {
+				items = 3
+			}
 			switch {
 			case p.h.format == plyASCII:
-				rec += 2
+				rec += 2 * (1 + items)
 			case pr.countType != plyNone:
-				rec += int64(pr.countType.size())
+				rec += int64(pr.countType.size()) + items*int64(pr.typ.size())
 			default:
 				rec += int64(pr.typ.size())
 			}
@@ -537,7 +548,7 @@ func (p *plyReader) addFace(face, pos int64) error {
 // values as the header implies.
 func (p *plyReader) readASCII(br *bufio.Reader) error {
 	sc := bufio.NewScanner(br)
-	sc.Buffer(make([]byte, 0, plyBufSize), plyMaxLine)
+	sc.Buffer(make([]byte, 0, br.Size()), plyMaxLine)
 	line := int64(p.h.lines)
 	var toks []string
 	for ei, e := range p.h.elems {
@@ -651,7 +662,7 @@ type binReader struct {
 	off int64
 }
 
-// next returns the next n <= plyBufSize bytes, valid until the following call.
+// next returns the next n <= br.Size() bytes, valid until the following call.
 func (r *binReader) next(n int) ([]byte, error) {
 	b, err := r.br.Peek(n)
 	if len(b) < n {
@@ -669,6 +680,7 @@ func (r *binReader) next(n int) ([]byte, error) {
 // readBinary reads the data section of a binary file.
 func (p *plyReader) readBinary(br *bufio.Reader) error {
 	r := &binReader{br: br, off: p.h.bytes}
+	bufSize := br.Size()
 	bo := p.h.order
 	for ei, e := range p.h.elems {
 		isVertex, isFace := ei == p.h.vertex, ei == p.h.face
@@ -686,7 +698,7 @@ func (p *plyReader) readBinary(br *bufio.Reader) error {
 			}
 			recSize += pr.typ.size()
 		}
-		fixed = fixed && recSize <= plyBufSize
+		fixed = fixed && recSize <= bufSize
 		for i := int64(0); i < e.count; i++ {
 			start := r.off
 			if fixed {
@@ -737,7 +749,7 @@ func (p *plyReader) readBinary(br *bufio.Reader) error {
 				collect := isFace && j == p.h.indices
 				// Read the list in buffer-sized chunks so a huge count costs memory only for data present.
 				for n > 0 {
-					k := min(n, plyBufSize/isz)
+					k := min(n, int64(bufSize)/isz)
 					b, err := r.next(int(k * isz))
 					if err != nil {
 						return p.readErr(err, start, &e, i)

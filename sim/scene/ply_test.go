@@ -170,6 +170,29 @@ func TestReadPLYLineEndings(t *testing.T) {
 	}
 }
 
+// TestReadPLYWideRecord: a vertex record larger than the read buffer (8200 doubles, 65.6 kB) takes
+// the property-by-property path instead of the whole-record one, with the same result.
+func TestReadPLYWideRecord(t *testing.T) {
+	const extra = 8200
+	var b bytes.Buffer
+	b.WriteString("ply\nformat binary_little_endian 1.0\nelement vertex 3\nproperty double x\n")
+	for i := range extra {
+		fmt.Fprintf(&b, "property double p%d\n", i)
+	}
+	b.WriteString("property double y\nproperty double z\nelement face 1\nproperty list uchar int vertex_indices\nend_header\n")
+	pad := make([]float64, extra)
+	want := []geom.Vec3{{X: 1, Y: 2, Z: 3}, {X: 4, Y: 5, Z: 6}, {X: 7, Y: 8, Z: 9}}
+	for _, v := range want {
+		putPLY(&b, binary.LittleEndian, v.X, pad, v.Y, v.Z)
+	}
+	putPLY(&b, binary.LittleEndian, uint8(3), int32(0), int32(1), int32(2))
+	sc, err := ReadPLY(bytes.NewReader(b.Bytes()), "wide.ply", concreteSurface(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMesh(t, sc, want, [][3]int32{{0, 1, 2}})
+}
+
 // checkMesh compares exactly: every value in the test files is exactly representable.
 func checkMesh(t *testing.T, sc *Scene, verts []geom.Vec3, tris [][3]int32) {
 	t.Helper()
@@ -258,6 +281,8 @@ func TestReadPLYErrors(t *testing.T) {
 		{"binary negative count", string(negCount), "t.ply: byte 475: face 0: list vertex_indices has negative count -1", false},
 		{"binary huge list", string(hugeList), "t.ply: byte 475: face 0: list vertex_indices has count 4294967280, more than the file holds", false},
 		{"binary nan", string(nanVertex), "t.ply: byte 394: vertex 2: coordinates (NaN, 1, 0) are not finite", false},
+		{"binary face count vs size", string(bytes.Replace(bin, []byte("face 2"), []byte("face 1000"), 1)),
+			"t.ply: header: element face declares 1000 records of at least 11 bytes each, but only 163 bytes follow the header", false},
 		{"binary count vs size", string(bytes.Replace(bin, []byte("vertex 5"), []byte("vertex 2147483647"), 1)),
 			"t.ply: header: element vertex declares 2147483647 records of at least 19 bytes each, but only 163 bytes follow the header", false},
 	}
@@ -422,14 +447,23 @@ func FuzzReadPLY(f *testing.F) {
 		"element face 1\nproperty list uint int vertex_indices\nend_header\n\x00\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sc, err := ReadPLY(bytes.NewReader(data), "fuzz.ply", Surface{Name: "s"})
+		// Without the size, the early size checks cannot run; the outcome must still be the same,
+		// since they reject only files that would run out of data.
+		sc2, err2 := ReadPLY(io.MultiReader(bytes.NewReader(data)), "fuzz.ply", Surface{Name: "s"})
+		if (err == nil) != (err2 == nil) {
+			t.Fatalf("with size: %v; without: %v", err, err2)
+		}
 		if err != nil {
-			if sc != nil {
+			if sc != nil || sc2 != nil {
 				t.Fatal("scene and error both returned")
 			}
 			return
 		}
 		if err := sc.Validate(); err != nil {
 			t.Fatal(err)
+		}
+		if fmt.Sprint(sc) != fmt.Sprint(sc2) {
+			t.Fatal("scenes differ with and without the size")
 		}
 	})
 }
