@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"time"
 
 	"github.com/cctrack/cctrack/configs"
+	"github.com/cctrack/cctrack/internal/progress"
 	"github.com/cctrack/cctrack/sim"
 	"github.com/cctrack/cctrack/sim/dataset"
-	"github.com/cctrack/cctrack/sim/geom"
 )
 
 // run drives the simulator one coherence interval at a time until ctx ends or the configured number
@@ -42,6 +43,13 @@ func run(ctx context.Context, cfg configs.Config, log *slog.Logger) error {
 		"bs", fmt.Sprintf("%dx%d", p.BS.Nh, p.BS.Nv), "ue", fmt.Sprintf("%dx%d", p.UE.Nh, p.UE.Nv),
 		"trajectory_steps", len(traj), "intervals", cfg.Daemon.Intervals)
 
+	// The BS is fixed and the trajectory known, so trace it once; each interval then only forms H.
+	bar := progress.New(os.Stderr, len(traj), "tracing trajectory")
+	trajPaths, err := s.Paths(ctx, traj, bar.Set)
+	bar.Finish()
+	if err != nil {
+		return err
+	}
 	h := make([]complex128, p.BS.N()*p.UE.N())
 	every := time.Duration(cfg.Daemon.SummaryEveryS * float64(time.Second))
 	lastSummary := time.Now()
@@ -51,15 +59,8 @@ func run(ctx context.Context, cfg configs.Config, log *slog.Logger) error {
 		if err := ctx.Err(); err != nil {
 			break
 		}
-		pos := pingPong(traj, done)
-		paths, err := s.Paths(ctx, []geom.Vec3{pos}, nil)
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			return fmt.Errorf("interval %d: %w", done, err)
-		}
-		s.Channel(paths[0], pos, h)
+		k := pingPong(len(traj), done)
+		s.Channel(trajPaths[k], traj[k], h)
 		if g := frobenius2(h); g > 0 {
 			gainSum += g / float64(len(h))
 		} else {
@@ -77,18 +78,17 @@ func run(ctx context.Context, cfg configs.Config, log *slog.Logger) error {
 	return nil
 }
 
-// pingPong walks the trajectory forwards then backwards, so that a daemon running longer than
-// the trajectory keeps a continuous path.
-func pingPong(traj []geom.Vec3, i int) geom.Vec3 {
-	n := len(traj)
+// pingPong is the trajectory index of interval i when walking n samples forwards then backwards,
+// so that a daemon running longer than the trajectory keeps a continuous path.
+func pingPong(n, i int) int {
 	if n == 1 {
-		return traj[0]
+		return 0
 	}
 	k := i % (2 * (n - 1))
 	if k >= n {
 		k = 2*(n-1) - k
 	}
-	return traj[k]
+	return k
 }
 
 // frobenius2 is ||h||_F^2.
