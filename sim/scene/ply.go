@@ -270,7 +270,7 @@ func readPLYMesh(r io.Reader, name string, size int64) ([]geom.Vec3, [][3]int32,
 		return nil, nil, err
 	}
 	p := &plyReader{name: name, h: h, nv: h.elems[h.vertex].count, size: -1}
-	if size >= 0 {
+	if size >= h.bytes {
 		p.size = size - h.bytes
 		if err := p.checkSize(); err != nil {
 			return nil, nil, err

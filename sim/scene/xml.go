@@ -283,6 +283,9 @@ func (l *xmlLoader) shape(n *xmlNode) error {
 		key := c.attr("name")
 		switch {
 		case c.tag == "string" && key == "filename":
+			if file != nil {
+				return l.errf(c, "shape %s has two filenames", label)
+			}
 			file = c
 		case c.tag == "ref" && (key == "bsdf" || key == ""):
 			s, ok := l.bsdfs[c.attr("id")]
@@ -298,7 +301,7 @@ func (l *xmlLoader) shape(n *xmlNode) error {
 				bname = id
 			}
 			if bname == "" {
-				return l.errf(c, "nested bsdf without id in a shape without id")
+				return l.errf(c, "shape (no id): nested bsdf has no id either, so the material has no name")
 			}
 			s, err := l.bsdf(c, bname)
 			if err != nil {

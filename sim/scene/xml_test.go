@@ -201,6 +201,17 @@ func TestReadXMLErrors(t *testing.T) {
 			`x.xml: line 4: shape "s": mesh filename "../secret.ply" must be a relative path inside the scene's directory`},
 		{"bad mesh", shape(`<string name="filename" value="meshes/bad.ply"/>` + "\n<ref id=\"m\"/>"),
 			`x.xml: line 4: shape "s": ` + filepath.Join("dir", "meshes", "bad.ply") + `: line 13: face 0: vertex index 7 out of range (3 vertices)`},
+		{"two filenames", shape(file + "\n" + file + "\n<ref id=\"m\"/>"), `x.xml: line 5: shape "s" has two filenames`},
+		{"two transforms", shape(file + "\n<ref id=\"m\"/>\n<transform name=\"to_world\"/>\n<transform name=\"to_world\"/>"),
+			`x.xml: line 7: shape "s" has two to_world transforms`},
+		{"anonymous", "<scene>\n<shape type=\"ply\">\n" + file + "\n<bsdf type=\"itu-radio-material\"/>\n</shape>\n</scene>",
+			`x.xml: line 4: shape (no id): nested bsdf has no id either, so the material has no name`},
+		{"angle", shape(file + "\n<ref id=\"m\"/>\n<transform name=\"to_world\">\n<rotate x=\"1\" angle=\"ninety\"/>\n</transform>"),
+			`x.xml: line 7: shape "s": to_world: rotate angle: "ninety" is not a finite number`},
+		{"long matrix", shape(file + "\n<ref id=\"m\"/>\n<transform name=\"to_world\">\n<matrix value=\"" + strings.Repeat("1 ", 17) + "\"/>\n</transform>"),
+			`x.xml: line 7: shape "s": to_world: matrix: 17 values, at most 16 expected`},
+		{"bad scale", shape(file + "\n<ref id=\"m\"/>\n<transform name=\"to_world\">\n<scale value=\"1 1\"/>\n</transform>"),
+			`x.xml: line 7: shape "s": to_world: scale value "1 1": want 3 numbers`},
 		{"deep", strings.Repeat("<a>", 40) + strings.Repeat("</a>", 40), "x.xml: line 1: elements nested deeper than 32"},
 	}
 	for _, c := range cases {
