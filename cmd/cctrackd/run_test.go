@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cctrack/cctrack/configs"
+)
+
+func smallConfig(t *testing.T, intervals int) configs.Config {
+	t.Helper()
+	cfg, err := configs.Parse([]byte("bs:\n  array: {nh: 4, nv: 4}\ntrajectories:\n  steps: 20\n"), "small.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Daemon.Intervals = intervals
+	return cfg
+}
+
+func TestRunStopsAfterIntervals(t *testing.T) {
+	var logs bytes.Buffer
+	if err := run(context.Background(), smallConfig(t, 50), slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "stopped cleanly") || !strings.Contains(logs.String(), "intervals=50") {
+		t.Errorf("logs:\n%s", logs.String())
+	}
+}
+
+// Cancellation (SIGINT/SIGTERM in main) is a clean stop, not an error.
+func TestRunStopsOnCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var logs syncBuffer
+	go func() { done <- run(ctx, smallConfig(t, 0), slog.New(slog.NewTextHandler(&logs, nil))) }()
+	for !strings.Contains(logs.String(), "cctrackd started") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil && ctx.Err() == nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("run did not return after cancel")
+	}
+}
+
+func TestPingPong(t *testing.T) {
+	var got []int
+	for i := 0; i < 9; i++ {
+		got = append(got, pingPong(4, i))
+	}
+	if want := []int{0, 1, 2, 3, 2, 1, 0, 1, 2}; !equalInts(got, want) {
+		t.Errorf("pingPong = %v, want %v", got, want)
+	}
+	if pingPong(1, 5) != 0 {
+		t.Error("single-sample trajectory")
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
