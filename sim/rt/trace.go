@@ -16,7 +16,7 @@ import (
 
 // Trace computes the paths from the transmitter at tx to every receiver: the line-of-sight path
 // when Visible(tx, rx), the specular paths of up to MaxDepth reflections, and with
-// Options.Diffraction the first-order diffracted paths. It returns one slice per receiver, in the
+// Options.Diffraction the first-order diffracted paths (UTD, see wedgeMinAngle in diffraction.go). It returns one slice per receiver, in the
 // order of rx, each sorted by delay (ties broken by interactions, faces and vertices, so that the
 // output does not depend on Workers). Paths are found in two parallel phases: the SBR candidate
 // search from the transmitter (see rxSafety), then exact image-method solving per receiver.
@@ -44,6 +44,10 @@ func (t *Tracer) Trace(ctx context.Context, tx geom.Vec3, rx []geom.Vec3, progre
 			return nil, fmt.Errorf("rt.Trace: candidate search: %w", err)
 		}
 	}
+	var lit []litWedge
+	if t.opt.Diffraction {
+		lit = t.litWedges(tx)
+	}
 	var next atomic.Int64
 	var mu sync.Mutex
 	done := 0
@@ -58,7 +62,7 @@ func (t *Tracer) Trace(ctx context.Context, tx geom.Vec3, rx []geom.Vec3, progre
 				if i >= len(rx) {
 					return
 				}
-				out[i] = w.receiver(tx, rx[i], cands, i)
+				out[i] = w.receiver(tx, rx[i], cands, i, lit)
 				if progress != nil {
 					mu.Lock()
 					done++
@@ -100,7 +104,7 @@ func newRxWork(t *Tracer) *rxWork {
 }
 
 // receiver traces all paths to one receiver.
-func (w *rxWork) receiver(tx, rx geom.Vec3, c *candidates, i int) []Path {
+func (w *rxWork) receiver(tx, rx geom.Vec3, c *candidates, i int, lit []litWedge) []Path {
 	t := w.t
 	w.paths, w.verts, w.faces = w.paths[:0], w.verts[:0], w.faces[:0]
 	if d := rx.Dist(tx); d > t.eps(tx)+t.eps(rx) && t.Visible(tx, rx) {
@@ -120,6 +124,7 @@ func (w *rxWork) receiver(tx, rx geom.Vec3, c *candidates, i int) []Path {
 			w.try(tx, rx, c.sequence(id, w.seq))
 		}
 	}
+	w.diffracted(tx, rx, lit)
 	return w.finish()
 }
 

@@ -43,6 +43,7 @@ type Tracer struct {
 	surfaces []material.Surface // indexed by scene surface
 	faceSurf []int32            // scene triangle → surface
 	extent   float64            // diagonal of the scene's bounding box
+	wedges   []wedge            // diffracting edges, when Options.Diffraction
 
 	// exhaustive replaces the SBR candidate search with all facet sequences up to MaxDepth; it
 	// exists as the ground truth of tests on tiny scenes.
@@ -73,8 +74,6 @@ func New(sc *scene.Scene, opt Options) (*Tracer, error) {
 		return nil, fmt.Errorf("rt.New: negative Rays %d", opt.Rays)
 	case opt.Workers < 0:
 		return nil, fmt.Errorf("rt.New: negative Workers %d", opt.Workers)
-	case opt.Diffraction:
-		return nil, errors.New("rt.New: diffraction is not implemented yet")
 	}
 	if opt.Rays == 0 {
 		opt.Rays = DefaultRays
@@ -102,6 +101,9 @@ func New(sc *scene.Scene, opt Options) (*Tracer, error) {
 	}
 	t.bvh = buildBVH(tris)
 	t.facets = buildFacets(t.bvh.tris, t.extent)
+	if opt.Diffraction {
+		t.wedges = findWedges(sc, t)
+	}
 	return t, nil
 }
 
