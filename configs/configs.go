@@ -32,6 +32,7 @@ type Config struct {
 	BS           BS           `mapstructure:"bs"`
 	UE           UE           `mapstructure:"ue"`
 	Users        Users        `mapstructure:"users"`
+	Heatmap      Heatmap      `mapstructure:"heatmap"`
 	Trajectories Trajectories `mapstructure:"trajectories"`
 	Daemon       Daemon       `mapstructure:"daemon"`
 
@@ -109,6 +110,10 @@ type Users struct {
 	Height float64     `mapstructure:"height"`
 	Grid   Grid        `mapstructure:"grid"`
 	Points [][]float64 `mapstructure:"points"`
+}
+
+type Heatmap struct {
+	Grid Grid `mapstructure:"grid"`
 }
 
 type Trajectories struct {

@@ -93,6 +93,15 @@ func (c Config) DatasetSpec() dataset.Spec {
 	return spec
 }
 
+// HeatmapGrid is the grid `sim heatmap` maps: heatmap.grid, or users.grid when it has no rows.
+func (c Config) HeatmapGrid() users.Grid {
+	g := c.Heatmap.Grid
+	if g.Rows == 0 || g.Cols == 0 {
+		g = c.Users.Grid
+	}
+	return users.Grid{Origin: geom.V(g.Origin[0], g.Origin[1], c.Users.Height), Rows: g.Rows, Cols: g.Cols, Spacing: g.Spacing}
+}
+
 func upa(a Array, lambda float64, pos geom.Vec3) channel.UPA {
 	rad := math.Pi / 180
 	return channel.UPA{

@@ -67,6 +67,12 @@ func (c Config) Validate() error {
 		v.point(fmt.Sprintf("users.points[%d]", i), p, 3)
 	}
 
+	v.point("heatmap.grid.origin", c.Heatmap.Grid.Origin, 2)
+	if c.Heatmap.Grid.Rows < 0 || c.Heatmap.Grid.Cols < 0 {
+		v.fail("heatmap.grid", "rows and cols must be >= 0 (got %d x %d)", c.Heatmap.Grid.Rows, c.Heatmap.Grid.Cols)
+	}
+	v.positive("heatmap.grid.spacing", c.Heatmap.Grid.Spacing)
+
 	t := c.Trajectories
 	v.positive("trajectories.speed_mps", t.SpeedMps)
 	v.positive("trajectories.interval_s", t.IntervalS)

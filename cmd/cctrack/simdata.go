@@ -102,7 +102,8 @@ func simHeatmap(ctx context.Context, args []string, stderr io.Writer, log *slog.
 		return err
 	}
 	spec := cfg.DatasetSpec()
-	pts := spec.Grid.Points()
+	grid := cfg.HeatmapGrid()
+	pts := grid.Points()
 	bar := progress.New(stderr, len(pts), "tracing")
 	paths, err := s.Paths(ctx, pts, bar.Set)
 	bar.Finish()
@@ -116,7 +117,7 @@ func simHeatmap(ctx context.Context, args []string, stderr io.Writer, log *slog.
 	}
 	m := heatmap.Map{
 		Title:  fmt.Sprintf("%s: path gain from the BS (dB)", cfg.Name),
-		Origin: spec.Grid.Origin, Rows: spec.Grid.Rows, Cols: spec.Grid.Cols, Spacing: spec.Grid.Spacing,
+		Origin: grid.Origin, Rows: grid.Rows, Cols: grid.Cols, Spacing: grid.Spacing,
 		GainDB:     make([]float64, len(pts)),
 		Footprints: heatmap.Footprints(s.Scene, 1),
 		Trajectory: eval,
