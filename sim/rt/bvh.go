@@ -330,7 +330,12 @@ func (b *bvh) closest(r *ray, tmin, tmax float64, skipA, skipB int32) (float64, 
 	if len(b.nodes) == 0 {
 		return 0, -1
 	}
-	var stack [maxStack]int32
+	// The stack keeps each deferred node with its entry distance, so that a node the shrinking
+	// tmax has excluded is dropped without testing its box again.
+	var stack [maxStack]struct {
+		node  int32
+		entry float64
+	}
 	sp := 0
 	hit := int32(-1)
 	ni := int32(0)
@@ -351,34 +356,33 @@ func (b *bvh) closest(r *ray, tmin, tmax float64, skipA, skipB int32) (float64, 
 				}
 			}
 		} else {
-			a, b2 := ni+1, n.next
+			a, c := ni+1, n.next
 			ta, oka := r.boxEntry(&b.nodes[a], tmin, tmax)
-			tb, okb := r.boxEntry(&b.nodes[b2], tmin, tmax)
+			tc, okc := r.boxEntry(&b.nodes[c], tmin, tmax)
 			switch {
-			case oka && okb:
-				if tb < ta {
-					a, b2 = b2, a
+			case oka && okc:
+				if tc < ta {
+					a, c, ta, tc = c, a, tc, ta
 				}
-				stack[sp] = b2
+				stack[sp].node, stack[sp].entry = c, tc
 				sp++
 				ni = a
 				continue
 			case oka:
 				ni = a
 				continue
-			case okb:
-				ni = b2
+			case okc:
+				ni = c
 				continue
 			}
 		}
-		// Pop, skipping nodes that the shrunken tmax now excludes.
 		for {
 			if sp == 0 {
 				return tmax, hit
 			}
 			sp--
-			ni = stack[sp]
-			if _, ok := r.boxEntry(&b.nodes[ni], tmin, tmax); ok {
+			if stack[sp].entry <= tmax {
+				ni = stack[sp].node
 				break
 			}
 		}

@@ -85,6 +85,43 @@ func TestSBRMatchesExhaustive(t *testing.T) {
 	t.Logf("%d paths over %d receivers", total, len(rx))
 }
 
+// TestFewRays: with a handful of rays every receiver is a candidate for every sequence the rays
+// meet, which must still give valid (exact) paths and never more than the exhaustive search.
+func TestFewRays(t *testing.T) {
+	sc := smallStreet(t)
+	tx := geom.V(-2, 0, 6)
+	rx := randomReceivers(10, geom.V(-40, -8, 1), geom.V(40, 7, 3), 12)
+	few := mustNew(t, sc, Options{MaxDepth: 2, Rays: 7})
+	exh := mustNew(t, sc, Options{MaxDepth: 2})
+	exh.exhaustive = true
+	got, err := few.Trace(context.Background(), tx, rx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := exh.Trace(context.Background(), tx, rx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for i := range rx {
+		w := map[string]bool{}
+		for _, p := range want[i] {
+			w[pathKey(p)] = true
+		}
+		for _, p := range got[i] {
+			if !w[pathKey(p)] {
+				t.Errorf("rx %d: path %s not in the exhaustive set", i, pathKey(p))
+			}
+			if p.Kind == Reflection {
+				found++
+			}
+		}
+	}
+	if found == 0 {
+		t.Error("7 rays found no reflection at all")
+	}
+}
+
 // TestDeterministicWorkers: the output does not depend on the number of goroutines.
 func TestDeterministicWorkers(t *testing.T) {
 	sc := boxCity(t, 4, 4, 30, 15, 3)

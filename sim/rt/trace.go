@@ -152,20 +152,15 @@ func (w *rxWork) try(tx, rx geom.Vec3, seq []int32) {
 	k := len(seq)
 	p := w.t.reflectedPath(tx, rx, w.s.pts[:k], w.s.tris[:k], seq)
 	p.Interactions = w.rs[k]
-	// Vertices and Faces point into the scratch buffers for now; finish copies them out.
-	p.Vertices = w.s.pts[:k]
-	p.Faces = w.s.tris[:k]
+	p.Vertices, p.Faces = w.s.pts[:k], w.s.tris[:k]
 	w.keep(p)
 }
 
-// keep appends p, moving its vertices and faces into the scratch arrays.
+// keep appends p, copying its vertices and faces into the worker's scratch arrays (they may live in
+// solver buffers that the next candidate overwrites).
 func (w *rxWork) keep(p Path) {
-	v0, f0 := len(w.verts), len(w.faces)
 	w.verts = append(w.verts, p.Vertices...)
 	w.faces = append(w.faces, p.Faces...)
-	// Remember the offsets (rebased in finish): scratch slices may move when they grow.
-	p.Vertices = w.verts[v0:len(w.verts):len(w.verts)]
-	p.Faces = w.faces[f0:len(w.faces):len(w.faces)]
 	w.paths = append(w.paths, p)
 }
 
@@ -175,7 +170,7 @@ func (w *rxWork) finish() []Path {
 	if len(w.paths) == 0 {
 		return nil
 	}
-	// Re-point every path into the final scratch arrays (earlier appends may have moved them).
+	// Point every path at its copy in the scratch arrays (appended in path order).
 	vo, fo := 0, 0
 	for i := range w.paths {
 		p := &w.paths[i]
@@ -191,6 +186,7 @@ func (w *rxWork) finish() []Path {
 			kept = append(kept, p)
 		}
 	}
+	// One allocation each for the paths, their vertices and their faces.
 	nv, nf := 0, 0
 	for _, p := range kept {
 		nv, nf = nv+len(p.Vertices), nf+len(p.Faces)
@@ -199,11 +195,12 @@ func (w *rxWork) finish() []Path {
 	verts := make([]geom.Vec3, nv)
 	faces := make([]int32, nf)
 	for i, p := range kept {
-		n := copy(verts, p.Vertices)
-		p.Vertices, verts = verts[:n:n], verts[n:]
-		n = copy(faces, p.Faces)
-		p.Faces, faces = faces[:n:n], faces[n:]
-		if len(p.Vertices) == 0 {
+		if len(p.Vertices) > 0 {
+			n := copy(verts, p.Vertices)
+			p.Vertices, verts = verts[:n:n], verts[n:]
+			n = copy(faces, p.Faces)
+			p.Faces, faces = faces[:n:n], faces[n:]
+		} else {
 			p.Vertices, p.Faces = nil, nil
 		}
 		out[i] = p
