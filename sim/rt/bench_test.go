@@ -19,12 +19,25 @@ func BenchmarkTrace(b *testing.B) {
 			rx = append(rx, geom.V(-130+6.5*float64(i), -130+6.5*float64(j), 1.5))
 		}
 	}
-	tx := geom.V(7.5, 7.5, 10)
+	tx := geom.V(0, 0, 10) // the central street intersection
 	for depth := 1; depth <= 3; depth++ {
 		b.Run(fmt.Sprintf("boxcity/depth%d", depth), func(b *testing.B) {
 			benchTrace(b, mustNew(b, sc, Options{MaxDepth: depth}), tx, rx)
 		})
 	}
+}
+
+// BenchmarkTraceDiffraction is BenchmarkTrace's box city with first-order diffraction and no
+// reflections: the per-receiver loop over the wedges lit by the transmitter.
+func BenchmarkTraceDiffraction(b *testing.B) {
+	sc := boxCity(b, 6, 6, 30, 15, 1)
+	var rx []geom.Vec3
+	for i := range 40 {
+		for j := range 40 {
+			rx = append(rx, geom.V(-130+6.5*float64(i), -130+6.5*float64(j), 1.5))
+		}
+	}
+	benchTrace(b, mustNew(b, sc, Options{Diffraction: true}), geom.V(0, 0, 10), rx)
 }
 
 // BenchmarkTraceChicago is the project's performance target: the InSite Chicago scene, BS1, the

@@ -109,6 +109,23 @@ func TestVisibleEndsOnSurfaces(t *testing.T) {
 	}
 }
 
+// TestDegenerateTriangles: zero-area triangles are left out of the BVH, and Hit still reports
+// scene indices.
+func TestDegenerateTriangles(t *testing.T) {
+	sc := &scene.Scene{}
+	s := sc.AddSurface(itu(t, "metal", 0))
+	sc.AddMesh([]geom.Vec3{{X: 0}, {X: 1}, {X: 2}}, [][3]int32{{0, 1, 2}}, s) // collinear
+	addQuad(sc, geom.V(-1, -1, 0), geom.V(2, 0, 0), geom.V(0, 2, 0), s)       // triangles 1 and 2
+	tr := mustNew(t, sc, Options{})
+	if len(tr.bvh.tris) != 2 {
+		t.Fatalf("%d triangles in the BVH, want 2", len(tr.bvh.tris))
+	}
+	d, tri, ok := tr.Hit(geom.V(0.5, -0.5, 1), geom.V(0, 0, -1), 10)
+	if !ok || tri != 1 || d != 1 {
+		t.Errorf("Hit = (%v, %d, %v), want (1, 1, true)", d, tri, ok)
+	}
+}
+
 func BenchmarkBVHHit(b *testing.B) {
 	for _, c := range []struct {
 		name string
@@ -133,5 +150,25 @@ func BenchmarkBVHHit(b *testing.B) {
 				tr.Hit(os[i%n], ds[i%n], math.Inf(1))
 			}
 		})
+	}
+}
+
+// BenchmarkVisible is the any-hit query (occlusion of a segment between random points at 1–11 m
+// height in a 30x30-block box city).
+func BenchmarkVisible(b *testing.B) {
+	sc := boxCity(b, 30, 30, 30, 15, 1)
+	tr := mustNew(b, sc, Options{})
+	lo, hi := sc.Bounds()
+	rng := rand.New(rand.NewPCG(4, 4))
+	const n = 4096
+	as, bs := make([]geom.Vec3, n), make([]geom.Vec3, n)
+	pt := func() geom.Vec3 {
+		return geom.V(lo.X+(hi.X-lo.X)*rng.Float64(), lo.Y+(hi.Y-lo.Y)*rng.Float64(), 1+10*rng.Float64())
+	}
+	for i := range n {
+		as[i], bs[i] = pt(), pt()
+	}
+	for i := 0; b.Loop(); i++ {
+		tr.Visible(as[i%n], bs[i%n])
 	}
 }

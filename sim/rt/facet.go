@@ -1,7 +1,9 @@
 package rt
 
 import (
+	"cmp"
 	"math"
+	"slices"
 
 	"github.com/cctrack/cctrack/sim/geom"
 )
@@ -41,9 +43,10 @@ func buildFacets(tris []triangle, extent float64) []facet {
 
 	// Visit in scene order so that facet numbering does not depend on the BVH layout.
 	order := make([]int32, len(tris))
-	for i := range tris {
-		order[tris[i].id] = int32(i)
+	for i := range order {
+		order[i] = int32(i)
 	}
+	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(tris[a].id, tris[b].id) })
 	type plane struct {
 		n geom.Vec3
 		d float64

@@ -35,6 +35,20 @@ const DefaultRays = 1 << 20
 const epsRel = 1e-9
 
 // Tracer traces paths through one scene. It is immutable after New and safe for concurrent use.
+//
+// Geometry: a BVH over the triangles (binned SAH, flattened depth-first nodes, precomputed edges,
+// Möller–Trumbore tests with closest-hit and any-hit traversal) and planar facets, the groups of
+// coplanar triangles that reflections are computed on. A trace has two parallel phases:
+//
+//  1. candidate search (sbr.go): rays shot from the transmitter bounce specularly and offer the
+//     facet sequences they follow to the receivers near their segments;
+//  2. per receiver: the direct path, then every candidate sequence solved exactly with the image
+//     method and validated (image.go), then the diffracted paths (diffraction.go); paths are
+//     sorted and duplicates dropped.
+//
+// Surfaces are two-sided: a facet reflects from either side, with its triangle's material.
+// Segments are tested for occlusion with the facets at their ends excluded (a segment cannot cross
+// the plane it starts or ends on) and a relative tolerance epsRel at both ends.
 type Tracer struct {
 	opt      Options
 	lambda   float64
