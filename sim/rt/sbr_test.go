@@ -215,6 +215,13 @@ func TestProgress(t *testing.T) {
 	}
 }
 
+func TestOptionsDefaults(t *testing.T) {
+	o := mustNew(t, &scene.Scene{}, Options{MaxDepth: 2}).Options()
+	if o.Frequency != DefaultFrequency || o.Rays != DefaultRays || o.Workers < 1 || o.MaxDepth != 2 || o.Diffraction {
+		t.Errorf("defaults not filled in: %+v", o)
+	}
+}
+
 func TestNewValidates(t *testing.T) {
 	sc := &scene.Scene{}
 	for _, opt := range []Options{{Frequency: -1}, {Frequency: math.NaN()}, {MaxDepth: -1}, {Rays: -1}, {Workers: -1}} {
