@@ -14,7 +14,7 @@ import (
 	"github.com/cctrack/cctrack/sim/scene"
 )
 
-func sionnaScene(t *testing.T, name string) string {
+func sionnaScene(t testing.TB, name string) string {
 	p := filepath.Join("..", "..", "shared", "data", "sionna-scenes", name, name+".xml")
 	if _, err := os.Stat(p); err != nil {
 		if os.Getenv("CI") == "true" {
