@@ -32,7 +32,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, cfg, log); err != nil && !errors.Is(err, context.Canceled) {
+	if err := run(ctx, cfg, log, os.Stderr); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("cctrackd stopped", "err", err)
 		os.Exit(1)
 	}

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"io"
 	"math"
-	"os"
 	"time"
 
 	"github.com/cctrack/cctrack/configs"
@@ -15,8 +15,8 @@ import (
 )
 
 // run drives the simulator one coherence interval at a time until ctx ends or the configured number
-// of intervals is done. A cancelled context is a clean stop.
-func run(ctx context.Context, cfg configs.Config, log *slog.Logger) error {
+// of intervals is done. A cancelled context is a clean stop. Progress bars go to progressOut.
+func run(ctx context.Context, cfg configs.Config, log *slog.Logger, progressOut io.Writer) error {
 	p, err := cfg.SimParams()
 	if err != nil {
 		return err
@@ -41,10 +41,10 @@ func run(ctx context.Context, cfg configs.Config, log *slog.Logger) error {
 	}
 	log.Info("cctrackd started", "config", cfg.Source, "scene", s.Scene.Name, "triangles", len(s.Scene.Triangles),
 		"bs", fmt.Sprintf("%dx%d", p.BS.Nh, p.BS.Nv), "ue", fmt.Sprintf("%dx%d", p.UE.Nh, p.UE.Nv),
-		"trajectory_steps", len(traj), "intervals", cfg.Daemon.Intervals)
+		"trajectory_steps", len(traj), "intervals", cfg.Daemon.Intervals, "realtime", cfg.Daemon.Realtime)
 
 	// The BS is fixed and the trajectory known, so trace it once; each interval then only forms H.
-	bar := progress.New(os.Stderr, len(traj), "tracing trajectory")
+	bar := progress.New(progressOut, len(traj), "tracing trajectory")
 	trajPaths, err := s.Paths(ctx, traj, bar.Set)
 	bar.Finish()
 	if err != nil {
@@ -55,7 +55,19 @@ func run(ctx context.Context, cfg configs.Config, log *slog.Logger) error {
 	lastSummary := time.Now()
 	var done, noPath int
 	var gainSum float64
+	var tick <-chan time.Time
+	if cfg.Daemon.Realtime {
+		t := time.NewTicker(time.Duration(cfg.Trajectories.IntervalS * float64(time.Second)))
+		defer t.Stop()
+		tick = t.C
+	}
 	for cfg.Daemon.Intervals == 0 || done < cfg.Daemon.Intervals {
+		if tick != nil {
+			select {
+			case <-ctx.Done():
+			case <-tick:
+			}
+		}
 		if err := ctx.Err(); err != nil {
 			break
 		}

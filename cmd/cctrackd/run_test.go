@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/cctrack/cctrack/configs"
@@ -18,12 +20,13 @@ func smallConfig(t *testing.T, intervals int) configs.Config {
 		t.Fatal(err)
 	}
 	cfg.Daemon.Intervals = intervals
+	cfg.Daemon.Realtime = false
 	return cfg
 }
 
 func TestRunStopsAfterIntervals(t *testing.T) {
 	var logs bytes.Buffer
-	if err := run(context.Background(), smallConfig(t, 50), slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
+	if err := run(context.Background(), smallConfig(t, 50), slog.New(slog.NewTextHandler(&logs, nil)), io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(logs.String(), "stopped cleanly") || !strings.Contains(logs.String(), "intervals=50") {
@@ -36,7 +39,7 @@ func TestRunStopsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var logs syncBuffer
-	go func() { done <- run(ctx, smallConfig(t, 0), slog.New(slog.NewTextHandler(&logs, nil))) }()
+	go func() { done <- run(ctx, smallConfig(t, 0), slog.New(slog.NewTextHandler(&logs, nil)), io.Discard) }()
 	for !strings.Contains(logs.String(), "cctrackd started") {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -49,6 +52,23 @@ func TestRunStopsOnCancel(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("run did not return after cancel")
 	}
+}
+
+// In real time, intervals are paced at trajectories.interval_s. synctest's virtual clock makes
+// this exact: 3 intervals of 50 ms take 150 ms of bubble time, however slow the machine.
+func TestRunRealtime(t *testing.T) {
+	cfg := smallConfig(t, 3)
+	cfg.Daemon.Realtime = true
+	cfg.Trajectories.IntervalS = 0.05
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		if err := run(context.Background(), cfg, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)), io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if el := time.Since(start); el != 150*time.Millisecond {
+			t.Errorf("3 real-time intervals of 50 ms took %v of virtual time", el)
+		}
+	})
 }
 
 func TestPingPong(t *testing.T) {
