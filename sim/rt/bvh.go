@@ -255,40 +255,26 @@ func recip(x float64) float64 {
 // boxEntry returns the entry distance of r into the box, clipped to [tmin, tmax], and whether the
 // ray overlaps the box in that interval.
 func (r *ray) boxEntry(n *bvhNode, tmin, tmax float64) (float64, bool) {
-	t0 := (n.lo.X - r.o.X) * r.inv.X
-	t1 := (n.hi.X - r.o.X) * r.inv.X
-	if t0 > t1 {
-		t0, t1 = t1, t0
-	}
-	if t0 > tmin {
-		tmin = t0
-	}
-	if t1 < tmax {
-		tmax = t1
-	}
-	t0 = (n.lo.Y - r.o.Y) * r.inv.Y
-	t1 = (n.hi.Y - r.o.Y) * r.inv.Y
-	if t0 > t1 {
-		t0, t1 = t1, t0
-	}
-	if t0 > tmin {
-		tmin = t0
-	}
-	if t1 < tmax {
-		tmax = t1
-	}
-	t0 = (n.lo.Z - r.o.Z) * r.inv.Z
-	t1 = (n.hi.Z - r.o.Z) * r.inv.Z
-	if t0 > t1 {
-		t0, t1 = t1, t0
-	}
-	if t0 > tmin {
-		tmin = t0
-	}
-	if t1 < tmax {
-		tmax = t1
-	}
+	tmin, tmax = slab(n.lo.X, n.hi.X, r.o.X, r.inv.X, tmin, tmax)
+	tmin, tmax = slab(n.lo.Y, n.hi.Y, r.o.Y, r.inv.Y, tmin, tmax)
+	tmin, tmax = slab(n.lo.Z, n.hi.Z, r.o.Z, r.inv.Z, tmin, tmax)
 	return tmin, tmin <= tmax
+}
+
+// slab clips [tmin, tmax] to the ray's interval inside one axis slab [lo, hi]. The comparisons
+// are written out (not min/max) so that a NaN from 0·inv never poisons the interval.
+func slab(lo, hi, o, inv, tmin, tmax float64) (float64, float64) {
+	t0, t1 := (lo-o)*inv, (hi-o)*inv
+	if t0 > t1 {
+		t0, t1 = t1, t0
+	}
+	if t0 > tmin {
+		tmin = t0
+	}
+	if t1 < tmax {
+		tmax = t1
+	}
+	return tmin, tmax
 }
 
 // edgeTol widens the barycentric acceptance of the ray–triangle test by a relative 1e-12 so that a
