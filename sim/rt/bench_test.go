@@ -81,3 +81,31 @@ func BenchmarkTraceMunich(b *testing.B) {
 	}
 	benchTrace(b, mustNew(b, sc, Options{MaxDepth: 2}), geom.V(8.5, 21, 27), rx)
 }
+
+// BenchmarkSceneScaling shows how tracing cost grows with triangle count and reflection order on
+// Sionna's example scenes: a rooftop transmitter 5 m above the highest point of the scene's
+// centre, and 400 receivers on a 20 x 20 grid at 1.5 m over the central 60 % of the footprint.
+func BenchmarkSceneScaling(b *testing.B) {
+	for _, name := range []string{"simple_street_canyon", "etoile", "florence", "munich"} {
+		sc, err := scene.LoadXML(sharedData(b, "sionna-scenes/"+name+"/"+name+".xml"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		lo, hi := sc.Bounds()
+		c := lo.Add(hi).Scale(0.5)
+		tx := geom.V(c.X, c.Y, hi.Z+5)
+		var rx []geom.Vec3
+		for i := range 20 {
+			for j := range 20 {
+				fx, fy := 0.2+0.6*(float64(i)+0.5)/20, 0.2+0.6*(float64(j)+0.5)/20
+				rx = append(rx, geom.V(lo.X+fx*(hi.X-lo.X), lo.Y+fy*(hi.Y-lo.Y), 1.5))
+			}
+		}
+		for depth := 1; depth <= 3; depth++ {
+			tr := mustNew(b, sc, Options{MaxDepth: depth})
+			b.Run(fmt.Sprintf("%s/tris=%d/depth=%d", name, len(sc.Triangles), depth), func(b *testing.B) {
+				benchTrace(b, tr, tx, rx)
+			})
+		}
+	}
+}
