@@ -12,6 +12,7 @@ import (
 	"math/cmplx"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -207,13 +208,13 @@ trajectories:
 	}
 	shape := func(name string) []int { return arrs[name].Shape }
 	k := shape("H")[0]
-	if k == 0 || k > 13 || !equal(shape("H"), []int{k, 8, 4}) || !equal(shape("pos"), []int{k, 3}) {
+	if k == 0 || k > 13 || !slices.Equal(shape("H"), []int{k, 8, 4}) || !slices.Equal(shape("pos"), []int{k, 3}) {
 		t.Errorf("H %v pos %v", shape("H"), shape("pos"))
 	}
-	if !equal(shape("traj_H"), []int{2, 12, 8, 4}) || !equal(shape("traj_pos"), []int{2, 12, 3}) {
+	if !slices.Equal(shape("traj_H"), []int{2, 12, 8, 4}) || !slices.Equal(shape("traj_pos"), []int{2, 12, 3}) {
 		t.Errorf("traj_H %v traj_pos %v", shape("traj_H"), shape("traj_pos"))
 	}
-	if !equal(shape("eval_H"), []int{1, 12, 8, 4}) || arrs["eval_H"].Dtype != "<c8" {
+	if !slices.Equal(shape("eval_H"), []int{1, 12, 8, 4}) || arrs["eval_H"].Dtype != "<c8" {
 		t.Errorf("eval_H %v %s", shape("eval_H"), arrs["eval_H"].Dtype)
 	}
 	// The first stored channel is the simulator's channel at the first stored position.
@@ -269,16 +270,4 @@ func TestSimHeatmap(t *testing.T) {
 	if st, err := os.Stat(out); err != nil || st.Size() < 1000 {
 		t.Errorf("heatmap %s: %v", out, err)
 	}
-}
-
-func equal(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

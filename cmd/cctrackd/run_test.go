@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -76,22 +77,10 @@ func TestPingPong(t *testing.T) {
 	for i := 0; i < 9; i++ {
 		got = append(got, pingPong(4, i))
 	}
-	if want := []int{0, 1, 2, 3, 2, 1, 0, 1, 2}; !equalInts(got, want) {
+	if want := []int{0, 1, 2, 3, 2, 1, 0, 1, 2}; !slices.Equal(got, want) {
 		t.Errorf("pingPong = %v, want %v", got, want)
 	}
 	if pingPong(1, 5) != 0 {
 		t.Error("single-sample trajectory")
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -95,19 +95,13 @@ func TestChicagoDenseReference(t *testing.T) {
 	}
 	total, missed := 0, 0
 	for i := range grid {
-		have := map[string]bool{}
-		for _, p := range got[i] {
-			have[pathKey(p)] = true
+		total += len(want[i])
+		miss, extra := pathDiff(got[i], want[i])
+		missed += len(miss)
+		for _, p := range miss {
+			t.Logf("rx %d %v: missed %s", i, grid[i], describe(p))
 		}
-		for _, p := range want[i] {
-			total++
-			if !have[pathKey(p)] {
-				missed++
-				t.Logf("rx %d %v: missed %s", i, grid[i], describe(p))
-			}
-			delete(have, pathKey(p))
-		}
-		for k := range have {
+		for _, k := range extra {
 			t.Errorf("rx %d: path %s not in the reference", i, k)
 		}
 	}
@@ -151,19 +145,13 @@ func TestChicagoExhaustive(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range rx {
-			have := map[string]bool{}
-			for _, p := range got[i] {
-				have[pathKey(p)] = true
+			total += len(want[i])
+			miss, extra := pathDiff(got[i], want[i])
+			missed += len(miss)
+			for _, p := range miss {
+				t.Logf("BS%d rx %v: SBR missed %s", bs+1, rx[i], describe(p))
 			}
-			for _, p := range want[i] {
-				total++
-				if !have[pathKey(p)] {
-					missed++
-					t.Logf("BS%d rx %v: SBR missed %s", bs+1, rx[i], describe(p))
-				}
-				delete(have, pathKey(p))
-			}
-			for k := range have {
+			for _, k := range extra {
 				t.Errorf("BS%d rx %v: SBR path %s not found exhaustively", bs+1, rx[i], k)
 			}
 		}

@@ -37,6 +37,25 @@ func randomReceivers(n int, lo, hi geom.Vec3, seed uint64) []geom.Vec3 {
 
 func pathKey(p Path) string { return fmt.Sprintf("%s%v", p.Interactions, p.Faces) }
 
+// pathDiff compares one receiver's path sets by pathKey: missed are want's paths that got lacks,
+// extra the keys of got's paths that want lacks.
+func pathDiff(got, want []Path) (missed []Path, extra []string) {
+	have := map[string]bool{}
+	for _, p := range got {
+		have[pathKey(p)] = true
+	}
+	for _, p := range want {
+		if !have[pathKey(p)] {
+			missed = append(missed, p)
+		}
+		delete(have, pathKey(p))
+	}
+	for k := range have {
+		extra = append(extra, k)
+	}
+	return missed, extra
+}
+
 // TestSBRMatchesExhaustive: on a small scene, the SBR candidate search with the default ray count
 // finds exactly the paths that trying every facet sequence finds, with identical coefficients
 // (both end in the same exact solver, so values must be bit-identical).
@@ -62,20 +81,15 @@ func TestSBRMatchesExhaustive(t *testing.T) {
 	for i := range rx {
 		total += len(want[i])
 		if !reflect.DeepEqual(got[i], want[i]) {
-			g, w := map[string]bool{}, map[string]bool{}
-			for _, p := range got[i] {
-				g[pathKey(p)] = true
+			missed, extra := pathDiff(got[i], want[i])
+			for _, p := range missed {
+				t.Errorf("rx %d %v: SBR missed %s (delay %v)", i, rx[i], pathKey(p), p.Delay)
 			}
-			for _, p := range want[i] {
-				w[pathKey(p)] = true
-				if !g[pathKey(p)] {
-					t.Errorf("rx %d %v: SBR missed %s (delay %v)", i, rx[i], pathKey(p), p.Delay)
-				}
+			for _, k := range extra {
+				t.Errorf("rx %d: SBR found extra %s", i, k)
 			}
-			for _, p := range got[i] {
-				if !w[pathKey(p)] {
-					t.Errorf("rx %d: SBR found extra %s", i, pathKey(p))
-				}
+			if missed == nil && extra == nil {
+				t.Errorf("rx %d: same paths with different values", i)
 			}
 		}
 	}
