@@ -17,7 +17,8 @@ const usage = `usage: cctrack <command> [flags]
 
 commands:
   sim paths    trace paths between a transmitter and receivers, JSON lines out
-  sim dataset  generate a training/evaluation dataset (.npz) from a config
+  sim dataset  generate a training/evaluation dataset (.npz) from a config (--shard I/N for one part)
+  sim merge    merge dataset shards into the dataset a single run would write
   sim heatmap  render the path-gain map of a config's user grid (.png/.svg)
 
 Run "cctrack sim <command> -h" for its flags.
@@ -49,6 +50,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 		return simPaths(ctx, args[2:], stdout, stderr)
 	case "dataset":
 		return simDataset(ctx, args[2:], stderr, log)
+	case "merge":
+		return simMerge(args[2:], stderr, log)
 	case "heatmap":
 		return simHeatmap(ctx, args[2:], stderr, log)
 	default:

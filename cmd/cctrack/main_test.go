@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -256,6 +257,51 @@ trajectories:
 	step := math.Sqrt(sq(tp[3]-tp[0]) + sq(tp[4]-tp[1]) + sq(tp[5]-tp[2]))
 	if math.Abs(step-0.3) > 1e-6 {
 		t.Errorf("first trajectory step %g m, want speed 1.5 m/s x 0.2 s = 0.3 m", step)
+	}
+}
+
+// Shards merge into exactly the file a single run writes (DESIGN.md: shards merge bit-identically).
+func TestSimDatasetShardsMerge(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "small.yaml")
+	os.WriteFile(cfg, []byte("bs:\n  array: {nh: 2, nv: 2}\nusers:\n  grid: {origin: [16, -6], rows: 4, cols: 5, spacing: 2}\ntrajectories:\n  steps: 8\n  count: 5\n"), 0o644)
+	whole := filepath.Join(dir, "whole.npz")
+	if _, stderr, err := runCLI(t, "sim", "dataset", "--config", cfg, "--out", whole); err != nil {
+		t.Fatalf("%v: %s", err, stderr)
+	}
+	var shards []string
+	for _, i := range []int{2, 0, 1} { // any order
+		p := filepath.Join(dir, fmt.Sprintf("s%d.npz", i))
+		if _, stderr, err := runCLI(t, "sim", "dataset", "--config", cfg, "--out", p, "--shard", fmt.Sprintf("%d/3", i)); err != nil {
+			t.Fatalf("%v: %s", err, stderr)
+		}
+		shards = append(shards, p)
+	}
+	merged := filepath.Join(dir, "merged.npz")
+	if _, stderr, err := runCLI(t, append([]string{"sim", "merge", "--out", merged}, shards...)...); err != nil {
+		t.Fatalf("%v: %s", err, stderr)
+	}
+	a, _ := os.ReadFile(whole)
+	b, _ := os.ReadFile(merged)
+	if !bytes.Equal(a, b) {
+		t.Errorf("merged shards (%d bytes) differ from the single run (%d bytes)", len(b), len(a))
+	}
+	// Bad merges name the problem.
+	for _, tc := range []struct {
+		files []string
+		want  string
+	}{
+		{shards[:2], "shard 1/3 missing"},
+		{[]string{shards[0], shards[0], shards[1], shards[2]}, "are both shard 2/3"},
+		{[]string{whole}, "no array \"shard\""},
+	} {
+		_, _, err := runCLI(t, append([]string{"sim", "merge", "--out", filepath.Join(dir, "x.npz")}, tc.files...)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("merge %v: %v, want %q", tc.files, err, tc.want)
+		}
+	}
+	if _, _, err := runCLI(t, "sim", "dataset", "--config", cfg, "--out", merged, "--shard", "3/3"); !errors.Is(err, errUsage) {
+		t.Errorf("--shard 3/3: %v", err)
 	}
 }
 

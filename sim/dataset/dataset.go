@@ -9,9 +9,15 @@
 //	eval_pos  float64   [1, T, 3]
 //	freq_hz   float64   [1]               absolute frequency of the stored subcarrier
 //	config    str                         the generating configuration (JSON)
+//	shard     int64     [2]               (i, n) for shard i of n; absent from whole datasets
 //
 // Static positions without any path (inside buildings, fully shadowed) are dropped and counted,
 // since an all-zero H has no meaningful normalisation. Trajectory samples are kept as they are.
+//
+// Large datasets shard: shard i of n traces the i-th contiguous n-th of the static positions and of
+// the random trajectories (every shard draws all trajectories from the one seeded stream, so each
+// keeps its place), and shard 0 the evaluation trajectory. Merge puts the shards back together;
+// since every receiver is traced independently, the merged file is byte-identical to a single run.
 package dataset
 
 import (
@@ -37,7 +43,12 @@ type Spec struct {
 	LatticeStep float64
 	// Evaluation waypoints (z = user height); none means no evaluation trajectory.
 	Evaluation []geom.Vec3
+	// Shard of Shards (0 <= Shard < Shards); Shards 0 or 1 means the whole dataset.
+	Shard, Shards int
 }
+
+// part is the contiguous share of n items that shard i of m gets.
+func part(n, i, m int) (lo, hi int) { return i * n / m, (i + 1) * n / m }
 
 // Dataset is generated data, flat in numpy's C order.
 type Dataset struct {
@@ -51,6 +62,8 @@ type Dataset struct {
 	EvalPos       []float64
 	FreqHz        float64
 	DroppedNoPath int
+	// Shard and Shards are set for a shard of a larger dataset (Shards > 1).
+	Shard, Shards int
 }
 
 // Trajectories draws the seeded random trajectories and the evaluation trajectory of spec.
@@ -82,11 +95,23 @@ func Trajectories(s *sim.Simulator, spec Spec) (random [][]geom.Vec3, eval []geo
 // Generate traces every position of spec and forms the channels. progress receives the number of
 // positions traced so far out of the total it returns first through total.
 func Generate(ctx context.Context, s *sim.Simulator, spec Spec, total func(n int), progress func(done int)) (*Dataset, error) {
+	if spec.Shards > 1 && (spec.Shard < 0 || spec.Shard >= spec.Shards) {
+		return nil, fmt.Errorf("shard %d/%d: want 0 <= i < n", spec.Shard, spec.Shards)
+	}
 	random, eval, err := Trajectories(s, spec)
 	if err != nil {
 		return nil, err
 	}
 	static := append(spec.Grid.Points(), spec.Points...)
+	if spec.Shards > 1 {
+		lo, hi := part(len(static), spec.Shard, spec.Shards)
+		static = static[lo:hi]
+		lo, hi = part(len(random), spec.Shard, spec.Shards)
+		random = random[lo:hi]
+		if spec.Shard != 0 {
+			eval = nil
+		}
+	}
 	all := append([]geom.Vec3(nil), static...)
 	for _, tr := range random {
 		all = append(all, tr...)
@@ -101,6 +126,9 @@ func Generate(ctx context.Context, s *sim.Simulator, spec Spec, total func(n int
 	}
 
 	d := &Dataset{NB: s.BS.N(), NU: s.UE.N(), T: spec.Traj.Steps, N: len(random), FreqHz: s.Frequency()}
+	if spec.Shards > 1 {
+		d.Shard, d.Shards = spec.Shard, spec.Shards
+	}
 	size := d.NB * d.NU
 	h := make([]complex128, size)
 	appendH := func(dst []complex64, i int) []complex64 {
@@ -146,6 +174,9 @@ func (d *Dataset) WriteNPZ(w io.Writer, config string) error {
 		func() error { return z.Float64("traj_pos", []int{d.N, d.T, 3}, d.TrajPos) },
 		func() error { return z.Float64("freq_hz", []int{1}, []float64{d.FreqHz}) },
 		func() error { return z.String("config", config) },
+	}
+	if d.Shards > 1 {
+		steps = append(steps, func() error { return z.Int64("shard", []int{2}, []int64{int64(d.Shard), int64(d.Shards)}) })
 	}
 	if d.EvalPos != nil {
 		steps = append(steps,

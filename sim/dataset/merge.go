@@ -1,0 +1,113 @@
+package dataset
+
+import (
+	"fmt"
+
+	"github.com/cctrack/cctrack/internal/npz"
+)
+
+// Shard is one shard file read back: its dataset and generating configuration.
+type Shard struct {
+	Name   string
+	Data   *Dataset
+	Config string
+}
+
+// ReadShard reads a shard written by WriteNPZ; errors name the file and the array.
+func ReadShard(path string) (*Shard, error) {
+	arrs, err := npz.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	get := func(name string, dims int) (npz.Array, error) {
+		a, ok := arrs[name]
+		if !ok {
+			return a, fmt.Errorf("%s: no array %q", path, name)
+		}
+		if len(a.Shape) != dims {
+			return a, fmt.Errorf("%s: %s has %d dimensions, want %d", path, name, len(a.Shape), dims)
+		}
+		return a, nil
+	}
+	var h, pos, th, tpos, freq, shard, cfg, eh, epos npz.Array
+	for _, f := range []struct {
+		a    *npz.Array
+		name string
+		dims int
+	}{{&h, "H", 3}, {&pos, "pos", 2}, {&th, "traj_H", 4}, {&tpos, "traj_pos", 3}, {&freq, "freq_hz", 1}, {&shard, "shard", 1}, {&cfg, "config", 0}} {
+		if *f.a, err = get(f.name, f.dims); err != nil {
+			return nil, err
+		}
+	}
+	_, hasEval := arrs["eval_H"]
+	if hasEval {
+		if eh, err = get("eval_H", 4); err != nil {
+			return nil, err
+		}
+		if epos, err = get("eval_pos", 3); err != nil {
+			return nil, err
+		}
+	}
+	bad := false
+	c64 := func(a npz.Array) []complex64 { v, ok := a.Data.([]complex64); bad = bad || !ok; return v }
+	f64 := func(a npz.Array) []float64 { v, ok := a.Data.([]float64); bad = bad || !ok; return v }
+	d := &Dataset{
+		K: h.Shape[0], NB: h.Shape[1], NU: h.Shape[2], N: th.Shape[0], T: th.Shape[1],
+		H: c64(h), Pos: f64(pos), TrajH: c64(th), TrajPos: f64(tpos),
+	}
+	if hasEval {
+		d.EvalH, d.EvalPos = c64(eh), f64(epos)
+	}
+	fr := f64(freq)
+	ids, okIDs := shard.Data.([]int64)
+	text, okText := cfg.Data.(string)
+	if bad || !okIDs || !okText || len(fr) != 1 || len(ids) != 2 {
+		return nil, fmt.Errorf("%s: not a cctrack dataset shard (array types or sizes differ)", path)
+	}
+	d.FreqHz, d.Shard, d.Shards = fr[0], int(ids[0]), int(ids[1])
+	sh := &Shard{Name: path, Data: d, Config: text}
+	return sh, nil
+}
+
+// Merge concatenates shards 0..n-1 (in any order given) into the whole dataset. Every shard must
+// come from the same configuration and appear exactly once.
+func Merge(shards []*Shard) (*Dataset, string, error) {
+	if len(shards) == 0 {
+		return nil, "", fmt.Errorf("merge: no shards")
+	}
+	n := shards[0].Data.Shards
+	byIndex := make([]*Shard, n)
+	for _, s := range shards {
+		d := s.Data
+		if d.Shards != n || d.Shard < 0 || d.Shard >= n {
+			return nil, "", fmt.Errorf("merge: %s is shard %d/%d, others are of %d", s.Name, d.Shard, d.Shards, n)
+		}
+		if byIndex[d.Shard] != nil {
+			return nil, "", fmt.Errorf("merge: %s and %s are both shard %d/%d", byIndex[d.Shard].Name, s.Name, d.Shard, n)
+		}
+		if s.Config != shards[0].Config {
+			return nil, "", fmt.Errorf("merge: %s was generated from another configuration than %s", s.Name, shards[0].Name)
+		}
+		byIndex[d.Shard] = s
+	}
+	for i, s := range byIndex {
+		if s == nil {
+			return nil, "", fmt.Errorf("merge: shard %d/%d missing", i, n)
+		}
+	}
+	first := byIndex[0].Data
+	out := &Dataset{NB: first.NB, NU: first.NU, T: first.T, FreqHz: first.FreqHz, EvalH: first.EvalH, EvalPos: first.EvalPos}
+	for _, s := range byIndex {
+		d := s.Data
+		if d.NB != out.NB || d.NU != out.NU || d.T != out.T || d.FreqHz != out.FreqHz {
+			return nil, "", fmt.Errorf("merge: %s has other dimensions than %s", s.Name, byIndex[0].Name)
+		}
+		out.K += d.K
+		out.N += d.N
+		out.H = append(out.H, d.H...)
+		out.Pos = append(out.Pos, d.Pos...)
+		out.TrajH = append(out.TrajH, d.TrajH...)
+		out.TrajPos = append(out.TrajPos, d.TrajPos...)
+	}
+	return out, byIndex[0].Config, nil
+}
