@@ -124,6 +124,7 @@ type Trajectories struct {
 	Seed        uint64      `mapstructure:"seed"`
 	TurnRadius  float64     `mapstructure:"turn_radius"`
 	LatticeStep float64     `mapstructure:"lattice_step"`
+	Region      []float64   `mapstructure:"region"`
 	Evaluation  [][]float64 `mapstructure:"evaluation"`
 }
 

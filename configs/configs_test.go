@@ -41,6 +41,8 @@ func TestBadConfigsNameTheKey(t *testing.T) {
 		{"scene:\n  source: city.obj\n", "scene.source: must be"},
 		{"trajectories:\n  evaluation: [[1, 2]]\n", "trajectories.evaluation: needs at least two"},
 		{"bogus: 1\n", "unknown key bogus"},
+		{"trajectories:\n  region: [1, 2, 3]\n", "trajectories.region: must have 4"},
+		{"trajectories:\n  region: [1, 2, 0, 3]\n", "trajectories.region: want [x0, y0, x1, y1]"},
 		{"rf: [\n", "parse config"},
 	} {
 		_, err := Parse([]byte(tc.yaml), "test.yaml")

@@ -84,6 +84,9 @@ func (c Config) DatasetSpec() dataset.Spec {
 		Seed:        c.Trajectories.Seed,
 		LatticeStep: c.Trajectories.LatticeStep,
 	}
+	if r := c.Trajectories.Region; len(r) == 4 {
+		spec.RegionLo, spec.RegionHi = geom.V(r[0], r[1], 0), geom.V(r[2], r[3], 0)
+	}
 	for _, p := range c.Users.Points {
 		spec.Points = append(spec.Points, vec(p))
 	}

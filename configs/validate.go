@@ -82,6 +82,12 @@ func (c Config) Validate() error {
 	}
 	v.positive("trajectories.turn_radius", t.TurnRadius)
 	v.positive("trajectories.lattice_step", t.LatticeStep)
+	if len(t.Region) != 0 {
+		v.point("trajectories.region", t.Region, 4)
+		if len(t.Region) == 4 && (t.Region[2] <= t.Region[0] || t.Region[3] <= t.Region[1]) {
+			v.fail("trajectories.region", "want [x0, y0, x1, y1] with x1 > x0 and y1 > y0 (got %v)", t.Region)
+		}
+	}
 	if len(t.Evaluation) == 1 {
 		v.fail("trajectories.evaluation", "needs at least two waypoints (got 1)")
 	}

@@ -137,14 +137,17 @@ func PathGainDB(paths []rt.Path) float64 {
 }
 
 // Walkable builds the street network users walk on: lattice points at the given height that are
-// outdoors (nothing above them) joined where the straight segment between them is clear.
-func (s *Simulator) Walkable(step, height float64) (*users.Walkable, error) {
-	// Pad the buildings' box so that streets round the outside of a city are walkable too, but stay
-	// within the scene (whose ground may extend further).
-	lo, hi := structureBounds(s.Scene)
-	slo, shi := s.Scene.Bounds()
-	pad := geom.V(2*step, 2*step, 0)
-	lo, hi = geom.Max(slo, lo.Sub(pad)), geom.Min(shi, hi.Add(pad))
+// outdoors (nothing above them) joined where the straight segment between them is clear. The
+// lattice covers the xy box [lo, hi], or the whole city when lo == hi.
+func (s *Simulator) Walkable(lo, hi geom.Vec3, step, height float64) (*users.Walkable, error) {
+	if lo == hi {
+		// Pad the buildings' box so that streets round the outside of a city are walkable too,
+		// but stay within the scene (whose ground may extend further).
+		lo, hi = structureBounds(s.Scene)
+		slo, shi := s.Scene.Bounds()
+		pad := geom.V(2*step, 2*step, 0)
+		lo, hi = geom.Max(slo, lo.Sub(pad)), geom.Min(shi, hi.Add(pad))
+	}
 	up := geom.V(0, 0, 1)
 	outdoor := func(p geom.Vec3) bool {
 		_, _, hit := s.Tracer.Hit(p, up, math.Inf(1))

@@ -252,8 +252,14 @@ trajectories:
 	if !strings.Contains(cfgText, `"name":"small"`) {
 		t.Errorf("config not stored: %.100s", cfgText)
 	}
-	// Trajectory samples are Speed*Interval apart (straight start of a walk: chord = arc).
+	// Trajectory samples are Speed*Interval apart (straight start of a walk: chord = arc), and
+	// random walks stay in trajectories.region (the default [5, -10, 65, 45]).
 	tp := arrs["traj_pos"].Data.([]float64)
+	for i := 0; i < len(tp); i += 3 {
+		if tp[i] < 5 || tp[i] > 65 || tp[i+1] < -10 || tp[i+1] > 45 {
+			t.Fatalf("trajectory sample %v outside the region", tp[i:i+3])
+		}
+	}
 	step := math.Sqrt(sq(tp[3]-tp[0]) + sq(tp[4]-tp[1]) + sq(tp[5]-tp[2]))
 	if math.Abs(step-0.3) > 1e-6 {
 		t.Errorf("first trajectory step %g m, want speed 1.5 m/s x 0.2 s = 0.3 m", step)

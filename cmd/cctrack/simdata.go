@@ -103,7 +103,7 @@ func simDataset(ctx context.Context, args []string, stderr io.Writer, log *slog.
 		return fmt.Errorf("write %s: %w", out, err)
 	}
 	log.Info("dataset written", "out", out, "positions", d.K, "dropped_no_path", d.DroppedNoPath,
-		"trajectories", d.N, "steps", d.T, "evaluation", d.EvalPos != nil, "shard", shard)
+		"trajectories", d.N, "steps", d.T, "trajectory_samples_no_path", d.TrajNoPath, "evaluation", d.EvalPos != nil, "shard", shard)
 	return nil
 }
 

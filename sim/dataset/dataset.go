@@ -37,10 +37,12 @@ type Spec struct {
 	Grid   users.Grid
 	Points []geom.Vec3
 	Traj   users.TrajectoryParams
-	// Count random trajectories drawn with Seed on a street lattice of LatticeStep metres.
-	Count       int
-	Seed        uint64
-	LatticeStep float64
+	// Count random trajectories drawn with Seed on a street lattice of LatticeStep metres, confined
+	// to the xy box [RegionLo, RegionHi] (the whole scene when they are equal).
+	Count              int
+	Seed               uint64
+	LatticeStep        float64
+	RegionLo, RegionHi geom.Vec3
 	// Evaluation waypoints (z = user height); none means no evaluation trajectory.
 	Evaluation []geom.Vec3
 	// Shard of Shards (0 <= Shard < Shards); Shards 0 or 1 means the whole dataset.
@@ -62,6 +64,8 @@ type Dataset struct {
 	EvalPos       []float64
 	FreqHz        float64
 	DroppedNoPath int
+	// TrajNoPath counts trajectory samples (random and evaluation) without any path: their H is 0.
+	TrajNoPath int
 	// Shard and Shards are set for a shard of a larger dataset (Shards > 1).
 	Shard, Shards int
 }
@@ -77,7 +81,7 @@ func Trajectories(s *sim.Simulator, spec Spec) (random [][]geom.Vec3, eval []geo
 		return nil, eval, nil
 	}
 	height := spec.Grid.Origin.Z
-	w, err := s.Walkable(spec.LatticeStep, height)
+	w, err := s.Walkable(spec.RegionLo, spec.RegionHi, spec.LatticeStep, height)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -132,6 +136,9 @@ func Generate(ctx context.Context, s *sim.Simulator, spec Spec, total func(n int
 	size := d.NB * d.NU
 	h := make([]complex128, size)
 	appendH := func(dst []complex64, i int) []complex64 {
+		if i >= len(static) && len(paths[i]) == 0 {
+			d.TrajNoPath++
+		}
 		s.Channel(paths[i], all[i], h)
 		for _, x := range h {
 			dst = append(dst, complex64(x))
