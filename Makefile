@@ -15,9 +15,12 @@ test: ## vet and run every test (what CI runs)
 bench: ## run every benchmark BENCHCOUNT times into bench.txt (compare with benchstat)
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) -timeout 60m $(PKGS) | tee bench.txt
 
-lint: ## gofmt and go vet
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
 
 fuzz: ## run each fuzzer for FUZZTIME (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzReadPLY$$' -fuzztime $${FUZZTIME:-30s} ./sim/scene/
