@@ -52,9 +52,6 @@ import (
 	"github.com/cctrack/cctrack/sim/geom"
 )
 
-// speedOfLight is c in m/s (exact by the SI definition of the metre).
-const speedOfLight = 299792458.0
-
 // UPA is a uniform planar array; see the package documentation for its geometry and orientation.
 type UPA struct {
 	Nh, Nv           int
@@ -73,9 +70,9 @@ func (a UPA) Validate() error {
 		return fmt.Errorf("channel: UPA size %dx%d: both dimensions must be at least 1", a.Nh, a.Nv)
 	case !(a.Spacing > 0) || math.IsInf(a.Spacing, 0):
 		return fmt.Errorf("channel: UPA spacing %g m: must be positive and finite", a.Spacing)
-	case !finite(a.Position.X) || !finite(a.Position.Y) || !finite(a.Position.Z):
+	case !a.Position.Finite():
 		return fmt.Errorf("channel: UPA position %v: must be finite", a.Position)
-	case !finite(a.Yaw) || !finite(a.Pitch) || !finite(a.Roll):
+	case !geom.Finite(a.Yaw, a.Pitch, a.Roll):
 		return fmt.Errorf("channel: UPA orientation (yaw %g, pitch %g, roll %g): must be finite", a.Yaw, a.Pitch, a.Roll)
 	}
 	return nil
@@ -166,5 +163,3 @@ func (o OFDM) Validate() error {
 	}
 	return nil
 }
-
-func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

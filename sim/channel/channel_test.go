@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"github.com/cctrack/cctrack/sim/geom"
+	"github.com/cctrack/cctrack/sim/material"
 	"github.com/cctrack/cctrack/sim/rt"
 )
 
 const (
 	carrier = 3.5e9
-	lambdaC = speedOfLight / carrier
+	lambdaC = material.C / carrier
 	deg     = math.Pi / 180
 )
 
@@ -139,7 +140,7 @@ func randomPaths(rng *rand.Rand, n int) []rt.Path {
 		ps[i] = rt.Path{
 			Kind:     rt.Reflection,
 			A:        cmplx.Rect(lambdaC/(4*math.Pi*d)*rng.Float64(), 2*math.Pi*rng.Float64()),
-			Delay:    d / speedOfLight,
+			Delay:    d / material.C,
 			AoDTheta: rng.Float64() * math.Pi, AoDPhi: (2*rng.Float64() - 1) * math.Pi,
 			AoATheta: rng.Float64() * math.Pi, AoAPhi: (2*rng.Float64() - 1) * math.Pi,
 		}
@@ -149,7 +150,7 @@ func randomPaths(rng *rand.Rand, n int) []rt.Path {
 
 // reference builds H from Steering at λ = c/f, straight from the documented formula.
 func reference(paths []rt.Path, bs, ue UPA, f float64) []complex128 {
-	lambda := speedOfLight / f
+	lambda := material.C / f
 	h := make([]complex128, bs.N()*ue.N())
 	ab, au := make([]complex128, bs.N()), make([]complex128, ue.N())
 	for _, p := range paths {
@@ -203,7 +204,7 @@ func TestMatrixMatchesSteering(t *testing.T) {
 // centres, with the free-space coefficient at wavelength lambda.
 func losPath(bs, ue geom.Vec3, lambda float64) rt.Path {
 	d := bs.Dist(ue)
-	p := rt.Path{Kind: rt.LoS, A: complex(lambda/(4*math.Pi*d), 0), Delay: d / speedOfLight}
+	p := rt.Path{Kind: rt.LoS, A: complex(lambda/(4*math.Pi*d), 0), Delay: d / material.C}
 	p.AoDTheta, p.AoDPhi = geom.Angles(ue.Sub(bs))
 	p.AoATheta, p.AoAPhi = geom.Angles(bs.Sub(ue))
 	return p
@@ -216,14 +217,14 @@ func losPath(bs, ue geom.Vec3, lambda float64) rt.Path {
 // k·D²/(2(d-D)) + D/(d-D).
 func exactFreeSpace(bs, ue UPA, f float64) (h []complex128, bound float64) {
 	ob, ou := bs.Offsets(nil), ue.Offsets(nil)
-	lambda := speedOfLight / f
+	lambda := material.C / f
 	h = make([]complex128, len(ob)*len(ou))
 	var dmax float64
 	for b, rb := range ob {
 		for u, ru := range ou {
 			dmax = math.Max(dmax, ru.Dist(rb))
 			d := bs.Position.Add(rb).Dist(ue.Position.Add(ru))
-			h[b*len(ou)+u] = complex(lambda/(4*math.Pi*d), 0) * cmplx.Exp(complex(0, -2*math.Pi*f*d/speedOfLight))
+			h[b*len(ou)+u] = complex(lambda/(4*math.Pi*d), 0) * cmplx.Exp(complex(0, -2*math.Pi*f*d/material.C))
 		}
 	}
 	d := bs.Position.Dist(ue.Position)
@@ -237,7 +238,7 @@ func TestMatrixMatchesExactFreeSpace(t *testing.T) {
 	// must equal the exact spherical-wave one; at 1 m the bound is large and so is the error, which
 	// shows that the comparison can tell the two regimes apart.
 	f := carrier + 3e6
-	lambda := speedOfLight / f
+	lambda := material.C / f
 	bs := UPA{Nh: 3, Nv: 2, Spacing: lambdaC / 2, Position: geom.V(0, 0, 25), Yaw: 30 * deg, Pitch: 10 * deg, Roll: 5 * deg}
 	dir := geom.Dir(95*deg, 50*deg)
 	for _, tc := range []struct {

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/cctrack/cctrack/sim/geom"
+	"github.com/cctrack/cctrack/sim/material"
 	"github.com/cctrack/cctrack/sim/rt"
 )
 
@@ -105,7 +106,7 @@ func Matrices(paths []rt.Path, bs, ue UPA, o OFDM, subcarriers []int, dst [][]co
 // multiplication per element) row b gets a_B,b·w. The row update is N_U independent multiply-adds on
 // contiguous memory, so the serial phasor recurrence costs one multiplication per row, not per entry.
 func accumulate(dst, w []complex128, g pathGeom, bs, ue UPA, f float64) {
-	k := 2 * math.Pi * f / speedOfLight
+	k := 2 * math.Pi * f / material.C
 	coef := g.a * expj(-2*math.Pi*f*g.delay)
 
 	// Element (h, v) of either array has phase k((h-c_h)p_h + (v-c_v)p_v).

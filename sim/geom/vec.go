@@ -79,4 +79,17 @@ func PhiHat(phi float64) Vec3 {
 	return Vec3{-sp, cp, 0}
 }
 
+// Finite reports whether every x is neither NaN nor infinite.
+func Finite(xs ...float64) bool {
+	for _, x := range xs {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// Finite reports whether every component of a is finite.
+func (a Vec3) Finite() bool { return Finite(a.X, a.Y, a.Z) }
+
 func clamp(x, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, x)) }

@@ -25,11 +25,11 @@ import (
 // serialised (never concurrent) and the count increases from call to call. A cancelled ctx stops
 // the work and returns ctx.Err().
 func (t *Tracer) Trace(ctx context.Context, tx geom.Vec3, rx []geom.Vec3, progress func(done int)) ([][]Path, error) {
-	if !finite(tx) {
+	if !tx.Finite() {
 		return nil, fmt.Errorf("rt.Trace: transmitter position %v is not finite", tx)
 	}
 	for i, p := range rx {
-		if !finite(p) {
+		if !p.Finite() {
 			return nil, fmt.Errorf("rt.Trace: receiver %d position %v is not finite", i, p)
 		}
 	}
@@ -77,11 +77,6 @@ func (t *Tracer) Trace(ctx context.Context, tx geom.Vec3, rx []geom.Vec3, progre
 		return nil, fmt.Errorf("rt.Trace: %w", err)
 	}
 	return out, nil
-}
-
-func finite(p geom.Vec3) bool {
-	s := p.X + p.Y + p.Z
-	return !math.IsNaN(s) && !math.IsInf(s, 0)
 }
 
 // rxWork is the per-goroutine state of the receiver phase.

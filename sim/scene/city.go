@@ -2,7 +2,6 @@ package scene
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 
 	"github.com/cctrack/cctrack/sim/geom"
@@ -82,28 +81,27 @@ func cityITU(name string) material.ITU {
 
 // Validate reports the first invalid field by name.
 func (p CityParams) Validate() error {
-	finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 	switch {
 	case p.BlocksX < 1:
 		return fmt.Errorf("city: BlocksX = %d, want >= 1", p.BlocksX)
 	case p.BlocksY < 1:
 		return fmt.Errorf("city: BlocksY = %d, want >= 1", p.BlocksY)
-	case !finite(p.BlockSize) || p.BlockSize <= 0:
+	case !geom.Finite(p.BlockSize) || p.BlockSize <= 0:
 		return fmt.Errorf("city: BlockSize = %g, want > 0", p.BlockSize)
-	case !finite(p.StreetWidth) || p.StreetWidth <= 0:
+	case !geom.Finite(p.StreetWidth) || p.StreetWidth <= 0:
 		return fmt.Errorf("city: StreetWidth = %g, want > 0", p.StreetWidth)
 	case p.BuildingsPerBlock < 1:
 		return fmt.Errorf("city: BuildingsPerBlock = %d, want >= 1", p.BuildingsPerBlock)
-	case !finite(p.Setback) || p.Setback < 0:
+	case !geom.Finite(p.Setback) || p.Setback < 0:
 		return fmt.Errorf("city: Setback = %g, want >= 0", p.Setback)
-	case !finite(p.Gap) || p.Gap < 0:
+	case !geom.Finite(p.Gap) || p.Gap < 0:
 		return fmt.Errorf("city: Gap = %g, want >= 0", p.Gap)
 	case p.footprint() <= 0:
 		return fmt.Errorf("city: BlockSize %g leaves no room for %d buildings per side with Setback %g and Gap %g",
 			p.BlockSize, p.BuildingsPerBlock, p.Setback, p.Gap)
-	case !finite(p.MinHeight) || p.MinHeight <= 0:
+	case !geom.Finite(p.MinHeight) || p.MinHeight <= 0:
 		return fmt.Errorf("city: MinHeight = %g, want > 0", p.MinHeight)
-	case !finite(p.MaxHeight) || p.MaxHeight < p.MinHeight:
+	case !geom.Finite(p.MaxHeight) || p.MaxHeight < p.MinHeight:
 		return fmt.Errorf("city: MaxHeight = %g, want >= MinHeight (%g)", p.MaxHeight, p.MinHeight)
 	case p.Wall.Name == "":
 		return fmt.Errorf("city: Wall.Name is empty")

@@ -35,17 +35,16 @@ func (p TrajectoryParams) Length() float64 { return float64(p.Steps-1) * p.Spaci
 
 // Validate reports the first invalid field by name.
 func (p TrajectoryParams) Validate() error {
-	bad := func(x float64) bool { return math.IsNaN(x) || math.IsInf(x, 0) }
 	switch {
-	case bad(p.Speed) || p.Speed <= 0:
+	case !geom.Finite(p.Speed) || p.Speed <= 0:
 		return fmt.Errorf("trajectory: Speed = %g m/s, want > 0", p.Speed)
-	case bad(p.Interval) || p.Interval <= 0:
+	case !geom.Finite(p.Interval) || p.Interval <= 0:
 		return fmt.Errorf("trajectory: Interval = %g s, want > 0", p.Interval)
 	case p.Steps < 1:
 		return fmt.Errorf("trajectory: Steps = %d, want >= 1", p.Steps)
-	case bad(p.TurnRadius) || p.TurnRadius < 0:
+	case !geom.Finite(p.TurnRadius) || p.TurnRadius < 0:
 		return fmt.Errorf("trajectory: TurnRadius = %g m, want >= 0", p.TurnRadius)
-	case bad(p.JunctionRun) || p.JunctionRun < 0:
+	case !geom.Finite(p.JunctionRun) || p.JunctionRun < 0:
 		return fmt.Errorf("trajectory: JunctionRun = %g m, want >= 0", p.JunctionRun)
 	}
 	return nil

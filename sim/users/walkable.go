@@ -43,18 +43,10 @@ func offset(k int) (dx, dy int) {
 // "a sees b". A step of about 1 m resolves pavements and alleys of a city; the lattice costs one
 // outdoor call per point and up to four segmentClear calls per outdoor point, once.
 func NewWalkable(lo, hi geom.Vec3, step, height float64, outdoor func(geom.Vec3) bool, segmentClear func(a, b geom.Vec3) bool) (*Walkable, error) {
-	finite := func(xs ...float64) bool {
-		for _, x := range xs {
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return false
-			}
-		}
-		return true
-	}
 	switch {
-	case !finite(step) || step <= 0:
+	case !geom.Finite(step) || step <= 0:
 		return nil, fmt.Errorf("walkable: step = %g m, want > 0", step)
-	case !finite(lo.X, lo.Y, hi.X, hi.Y, height) || hi.X < lo.X || hi.Y < lo.Y:
+	case !geom.Finite(lo.X, lo.Y, hi.X, hi.Y, height) || hi.X < lo.X || hi.Y < lo.Y:
 		return nil, fmt.Errorf("walkable: bounds %v–%v at height %g are not a finite rectangle", lo, hi, height)
 	case outdoor == nil || segmentClear == nil:
 		return nil, fmt.Errorf("walkable: nil outdoor or segmentClear predicate")
