@@ -139,7 +139,7 @@ func PathGainDB(paths []rt.Path) float64 {
 // Walkable builds the street network users walk on: lattice points at the given height that are
 // outdoors (nothing above them) joined where the straight segment between them is clear. The
 // lattice covers the xy box [lo, hi], or the whole city when lo == hi.
-func (s *Simulator) Walkable(lo, hi geom.Vec3, step, height float64) (*users.Walkable, error) {
+func (s *Simulator) Walkable(ctx context.Context, lo, hi geom.Vec3, step, height float64) (*users.Walkable, error) {
 	if lo == hi {
 		// Pad the buildings' box so that streets round the outside of a city are walkable too,
 		// but stay within the scene (whose ground may extend further).
@@ -153,7 +153,7 @@ func (s *Simulator) Walkable(lo, hi geom.Vec3, step, height float64) (*users.Wal
 		_, _, hit := s.Tracer.Hit(p, up, math.Inf(1))
 		return !hit
 	}
-	w, err := users.NewWalkable(lo, hi, step, height, outdoor, s.Tracer.Visible)
+	w, err := users.NewWalkable(ctx, lo, hi, step, height, outdoor, s.Tracer.Visible)
 	if err != nil {
 		return nil, fmt.Errorf("street network of %s: %w", s.Scene.Name, err)
 	}

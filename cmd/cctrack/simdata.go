@@ -156,7 +156,7 @@ func simHeatmap(ctx context.Context, args []string, stderr io.Writer, log *slog.
 		return err
 	}
 	spec.Count = 0 // the figure shows the evaluation trajectory only
-	_, eval, err := dataset.Trajectories(s, spec)
+	_, eval, err := dataset.Trajectories(ctx, s, spec)
 	if err != nil {
 		return err
 	}

@@ -31,7 +31,7 @@ func run(ctx context.Context, cfg configs.Config, log *slog.Logger, progressOut 
 	} else {
 		spec.Count = 0
 	}
-	random, eval, err := dataset.Trajectories(s, spec)
+	random, eval, err := dataset.Trajectories(ctx, s, spec)
 	if err != nil {
 		return err
 	}

@@ -71,7 +71,7 @@ type Dataset struct {
 }
 
 // Trajectories draws the seeded random trajectories and the evaluation trajectory of spec.
-func Trajectories(s *sim.Simulator, spec Spec) (random [][]geom.Vec3, eval []geom.Vec3, err error) {
+func Trajectories(ctx context.Context, s *sim.Simulator, spec Spec) (random [][]geom.Vec3, eval []geom.Vec3, err error) {
 	if len(spec.Evaluation) > 0 {
 		if eval, err = users.FromWaypoints(spec.Evaluation, spec.Traj); err != nil {
 			return nil, nil, fmt.Errorf("evaluation trajectory: %w", err)
@@ -81,7 +81,7 @@ func Trajectories(s *sim.Simulator, spec Spec) (random [][]geom.Vec3, eval []geo
 		return nil, eval, nil
 	}
 	height := spec.Grid.Origin.Z
-	w, err := s.Walkable(spec.RegionLo, spec.RegionHi, spec.LatticeStep, height)
+	w, err := s.Walkable(ctx, spec.RegionLo, spec.RegionHi, spec.LatticeStep, height)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -102,7 +102,7 @@ func Generate(ctx context.Context, s *sim.Simulator, spec Spec, total func(n int
 	if spec.Shards > 1 && (spec.Shard < 0 || spec.Shard >= spec.Shards) {
 		return nil, fmt.Errorf("shard %d/%d: want 0 <= i < n", spec.Shard, spec.Shards)
 	}
-	random, eval, err := Trajectories(s, spec)
+	random, eval, err := Trajectories(ctx, s, spec)
 	if err != nil {
 		return nil, err
 	}

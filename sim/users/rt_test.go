@@ -1,6 +1,7 @@
 package users
 
 import (
+	"context"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -28,7 +29,7 @@ func TestRandomTracedCity(t *testing.T) {
 	outdoor := func(q geom.Vec3) bool { _, _, hit := tr.Hit(q, up, 1e4); return !hit }
 	wx, wy := p.Size()
 	lo, hi := geom.V(-wx/2, -wy/2, 0), geom.V(wx/2, wy/2, 0)
-	w, err := NewWalkable(lo, hi, 1, 1.5, outdoor, tr.Visible)
+	w, err := NewWalkable(context.Background(), lo, hi, 1, 1.5, outdoor, tr.Visible)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +41,7 @@ func TestRandomTracedCity(t *testing.T) {
 	for _, b := range bs {
 		o = append(o, rect{b.Min.X, b.Min.Y, b.Max.X, b.Max.Y})
 	}
-	want, err := NewWalkable(lo, hi, 1, 1.5, o.outdoor, o.segmentClear)
+	want, err := NewWalkable(context.Background(), lo, hi, 1, 1.5, o.outdoor, o.segmentClear)
 	if err != nil {
 		t.Fatal(err)
 	}

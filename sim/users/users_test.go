@@ -1,6 +1,8 @@
 package users
 
 import (
+	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -65,7 +67,7 @@ func testCity(t testing.TB, k int) (scene.CityParams, *Walkable) {
 		o = append(o, rect{b.Min.X, b.Min.Y, b.Max.X, b.Max.Y})
 	}
 	wx, wy := p.Size()
-	w, err := NewWalkable(geom.V(-wx/2, -wy/2, 0), geom.V(wx/2, wy/2, 0), 1, 1.5, o.outdoor, o.segmentClear)
+	w, err := NewWalkable(context.Background(), geom.V(-wx/2, -wy/2, 0), geom.V(wx/2, wy/2, 0), 1, 1.5, o.outdoor, o.segmentClear)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +100,7 @@ func TestNewWalkableErrors(t *testing.T) {
 		{"too fine", "larger step", geom.V(0, 0, 0), geom.V(1e4, 1e4, 0), 0.1, none},
 		{"all indoor", "no two neighbouring", geom.V(0, 0, 0), geom.V(10, 10, 0), 1, wall},
 	} {
-		_, err := NewWalkable(tc.lo, tc.hi, tc.step, 1.5, tc.o.outdoor, tc.o.segmentClear)
+		_, err := NewWalkable(context.Background(), tc.lo, tc.hi, tc.step, 1.5, tc.o.outdoor, tc.o.segmentClear)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
 		}
@@ -109,7 +111,7 @@ func TestNewWalkableErrors(t *testing.T) {
 // symmetric and exactly the clear ones, runs count clear moves, Contains follows the cells.
 func TestWalkableLattice(t *testing.T) {
 	o := obstacles{{3.5, 2.5, 6.5, 4.5}}
-	w, err := NewWalkable(geom.V(0, 0, 0), geom.V(10, 8, 0), 1, 2, o.outdoor, o.segmentClear)
+	w, err := NewWalkable(context.Background(), geom.V(0, 0, 0), geom.V(10, 8, 0), 1, 2, o.outdoor, o.segmentClear)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +301,7 @@ func TestRandomTurnsAtJunctions(t *testing.T) {
 // across the street, smoothly and inside it.
 func TestRandomDeadEnd(t *testing.T) {
 	var none obstacles
-	w, err := NewWalkable(geom.V(0, 0, 0), geom.V(80, 12, 0), 1, 1.5, none.outdoor, none.segmentClear)
+	w, err := NewWalkable(context.Background(), geom.V(0, 0, 0), geom.V(80, 12, 0), 1, 1.5, none.outdoor, none.segmentClear)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +327,7 @@ func TestRandomDeadEnd(t *testing.T) {
 		}
 	}
 	// A 2 m wide dead-end street has no room for arcs of radius 5 m: Random says so.
-	narrow, err := NewWalkable(geom.V(0, 0, 0), geom.V(80, 2, 0), 1, 1.5, none.outdoor, none.segmentClear)
+	narrow, err := NewWalkable(context.Background(), geom.V(0, 0, 0), geom.V(80, 2, 0), 1, 1.5, none.outdoor, none.segmentClear)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,5 +427,16 @@ func BenchmarkRandomTrajectory(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestNewWalkableCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	open := func(geom.Vec3) bool { return true }
+	clear := func(a, b geom.Vec3) bool { return true }
+	_, err := NewWalkable(ctx, geom.V(0, 0, 0), geom.V(100, 100, 0), 1, 1.5, open, clear)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: got %v", err)
 	}
 }

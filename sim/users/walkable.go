@@ -1,6 +1,7 @@
 package users
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -42,7 +43,7 @@ func offset(k int) (dx, dy int) {
 // from p hits nothing" (which also rejects points inside buildings) and segmentClear(a, b) is
 // "a sees b". A step of about 1 m resolves pavements and alleys of a city; the lattice costs one
 // outdoor call per point and up to four segmentClear calls per outdoor point, once.
-func NewWalkable(lo, hi geom.Vec3, step, height float64, outdoor func(geom.Vec3) bool, segmentClear func(a, b geom.Vec3) bool) (*Walkable, error) {
+func NewWalkable(ctx context.Context, lo, hi geom.Vec3, step, height float64, outdoor func(geom.Vec3) bool, segmentClear func(a, b geom.Vec3) bool) (*Walkable, error) {
 	switch {
 	case !geom.Finite(step) || step <= 0:
 		return nil, fmt.Errorf("walkable: step = %g m, want > 0", step)
@@ -61,12 +62,19 @@ func NewWalkable(lo, hi geom.Vec3, step, height float64, outdoor func(geom.Vec3)
 	w.walk = make([]bool, n)
 	w.conn = make([]uint8, n)
 	for i := range n {
+		// A lattice can take millions of ray casts: let the caller stop it.
+		if i%4096 == 0 && ctx.Err() != nil {
+			return nil, fmt.Errorf("walkable: %w", ctx.Err())
+		}
 		w.walk[i] = outdoor(w.pos(int32(i)))
 	}
 	// Directions 0–3 reach every neighbour pair once; the reverse edge is direction k+4.
 	for i := range n {
 		if !w.walk[i] {
 			continue
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("walkable: %w", ctx.Err())
 		}
 		ix, iy := i%w.nx, i/w.nx
 		for k := range 4 {
