@@ -1,10 +1,13 @@
 package configs
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cctrack/cctrack/sim/geom"
 )
 
 func TestEmbeddedConfigsLoad(t *testing.T) {
@@ -85,5 +88,37 @@ func TestMissingFile(t *testing.T) {
 	_, err := Load("/nonexistent/c.yaml")
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/c.yaml") {
 		t.Errorf("got %v", err)
+	}
+}
+
+// The typed parameters convert the edge units: array spacing in wavelengths at the carrier, angles
+// in degrees, and each city surface keeps its own material and thickness.
+func TestSimParams(t *testing.T) {
+	cfg, err := Parse([]byte(`rf: {carrier_hz: 3.0e9}
+bs:
+  array: {nh: 4, nv: 2, spacing: 0.5, yaw_deg: 90, pitch_deg: -10, roll_deg: 180}
+scene:
+  city: {wall: concrete, wall_thickness: 0.3, roof: concrete, ground: concrete}
+`), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := cfg.SimParams()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lambda := 299792458.0 / 3e9
+	if math.Abs(p.BS.Spacing-0.5*lambda) > 1e-15 || p.BS.Nh != 4 || p.BS.Nv != 2 {
+		t.Errorf("BS array %+v, want spacing %g m", p.BS, 0.5*lambda)
+	}
+	if math.Abs(p.BS.Yaw-math.Pi/2) > 1e-15 || math.Abs(p.BS.Pitch+math.Pi/18) > 1e-15 || math.Abs(p.BS.Roll-math.Pi) > 1e-15 {
+		t.Errorf("BS orientation %g %g %g rad", p.BS.Yaw, p.BS.Pitch, p.BS.Roll)
+	}
+	if p.BS.Position != geom.V(0, 0, 12) {
+		t.Errorf("BS position %v", p.BS.Position)
+	}
+	c := p.Scene.City
+	if c.Wall.Thickness != 0.3 || c.Roof.Thickness != 0 || c.Ground.Thickness != 0 || c.Wall.Name == c.Roof.Name {
+		t.Errorf("city surfaces wall %+v roof %+v ground %+v", c.Wall, c.Roof, c.Ground)
 	}
 }

@@ -57,7 +57,7 @@ func (c Config) SimParams() (sim.Params, error) {
 		if err != nil {
 			return p, err
 		}
-		*s.dst = scene.Surface{Name: s.name, Surface: ms}
+		*s.dst = scene.Surface{Name: strings.TrimPrefix(s.key, "scene.city.") + ":" + s.name, Surface: ms}
 	}
 	p.Scene.City = city
 

@@ -241,3 +241,31 @@ func BenchmarkCity(b *testing.B) {
 		}
 	}
 }
+
+// Walls, roofs and ground of one material but different thickness stay distinct surfaces.
+func TestCitySurfacesKeepTheirThickness(t *testing.T) {
+	p := DefaultCityParams()
+	conc := p.Wall.Surface
+	p.Wall = Surface{Name: "concrete", Surface: conc}
+	conc.Thickness = 0
+	p.Roof = Surface{Name: "concrete", Surface: conc}
+	p.Ground = Surface{Name: "concrete", Surface: conc}
+	sc, err := City(p, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sc.Surfaces) != 2 {
+		t.Fatalf("%d surfaces, want the 0.3 m wall slab and the half-space roof/ground: %+v", len(sc.Surfaces), sc.Surfaces)
+	}
+	for i, tri := range sc.Triangles {
+		a, b, c := sc.Vertices[tri[0]], sc.Vertices[tri[1]], sc.Vertices[tri[2]]
+		n := b.Sub(a).Cross(c.Sub(a)).Unit()
+		want := 0.0 // roofs and ground are horizontal
+		if math.Abs(n.Z) < 0.5 {
+			want = p.Wall.Thickness
+		}
+		if got := sc.Surfaces[sc.FaceSurface[i]].Thickness; got != want {
+			t.Fatalf("triangle %d (normal %v): thickness %g, want %g", i, n, got, want)
+		}
+	}
+}

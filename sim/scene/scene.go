@@ -26,10 +26,11 @@ type Scene struct {
 	Surfaces    []Surface
 }
 
-// AddSurface returns the index of the surface with s's name, adding it when new.
+// AddSurface returns the index of a surface equal to s (name, material and thickness), adding it
+// when new: two surfaces that share only a name stay apart.
 func (sc *Scene) AddSurface(s Surface) int32 {
 	for i, have := range sc.Surfaces {
-		if have.Name == s.Name {
+		if have == s {
 			return int32(i)
 		}
 	}
