@@ -29,8 +29,11 @@ func main() {
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, log); err != nil {
-		if errors.Is(err, context.Canceled) {
+		switch {
+		case errors.Is(err, context.Canceled):
 			os.Exit(130)
+		case errors.Is(err, errUsage): // the usage has been printed
+			os.Exit(2)
 		}
 		fmt.Fprintln(os.Stderr, "cctrack:", err)
 		os.Exit(1)

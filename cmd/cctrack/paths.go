@@ -22,6 +22,10 @@ import (
 	"github.com/cctrack/cctrack/sim/scene"
 )
 
+// maxDepth bounds --max-depth as configs bounds tracer.max_depth: candidate sequences grow as
+// facets^depth.
+const maxDepth = 8
+
 // pointsFlag collects repeated --rx X,Y,Z values.
 type pointsFlag []geom.Vec3
 
@@ -143,6 +147,9 @@ func simPaths(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ground := fs.String("ground", "", "add the ground plane z = 0 of this ITU material")
 	asJSON := fs.Bool("json", false, "write one JSON object per receiver per line (the only output format)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return errUsage
 	}
 	bad := func(format string, a ...any) error {
@@ -159,10 +166,12 @@ func simPaths(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return bad("give receivers with --rx or --rx-file (one of them)")
 	case *depth < 0:
 		return bad("--max-depth must be >= 0")
-	case *freq <= 0:
-		return bad("--freq must be > 0")
-	case *thickness < 0:
-		return bad("--thickness must be >= 0")
+	case *depth > maxDepth:
+		return bad("--max-depth must be <= %d", maxDepth)
+	case !(*freq > 0) || math.IsInf(*freq, 0):
+		return bad("--freq must be a positive finite number")
+	case !(*thickness >= 0) || math.IsInf(*thickness, 0):
+		return bad("--thickness must be a finite number >= 0")
 	}
 	tx, err := parsePoint(*txArg)
 	if err != nil {

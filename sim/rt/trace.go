@@ -152,8 +152,13 @@ func (w *rxWork) try(tx, rx geom.Vec3, seq []int32) {
 }
 
 // keep appends p, copying its vertices and faces into the worker's scratch arrays (they may live in
-// solver buffers that the next candidate overwrites).
+// solver buffers that the next candidate overwrites). A path that carries no field (a reflection
+// off vacuum, a lossless surface exactly at its Brewster angle) is no path: it is dropped, so that
+// every path has a finite power in dB.
 func (w *rxWork) keep(p Path) {
+	if p.A == 0 {
+		return
+	}
 	w.verts = append(w.verts, p.Vertices...)
 	w.faces = append(w.faces, p.Faces...)
 	w.paths = append(w.paths, p)
