@@ -1,7 +1,9 @@
 package dataset
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cctrack/cctrack/internal/npz"
 )
@@ -64,6 +66,26 @@ func ReadShard(path string) (*Shard, error) {
 	if bad || !okIDs || !okText || len(fr) != 1 || len(ids) != 2 {
 		return nil, fmt.Errorf("%s: not a cctrack dataset shard (array types or sizes differ)", path)
 	}
+	if ids[1] < 2 || ids[0] < 0 || ids[0] >= ids[1] {
+		return nil, fmt.Errorf("%s: shard = %v, want (i, n) with 0 <= i < n and n >= 2", path, ids)
+	}
+	same := func(name string, got []int, want ...int) error {
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("%s: %s has shape %v, want %v (from H and traj_H)", path, name, got, want)
+		}
+		return nil
+	}
+	checks := []error{
+		same("pos", pos.Shape, d.K, 3),
+		same("traj_H", th.Shape, d.N, d.T, d.NB, d.NU),
+		same("traj_pos", tpos.Shape, d.N, d.T, 3),
+	}
+	if hasEval {
+		checks = append(checks, same("eval_H", eh.Shape, 1, d.T, d.NB, d.NU), same("eval_pos", epos.Shape, 1, d.T, 3))
+	}
+	if err := errors.Join(checks...); err != nil {
+		return nil, err
+	}
 	d.FreqHz, d.Shard, d.Shards = fr[0], int(ids[0]), int(ids[1])
 	sh := &Shard{Name: path, Data: d, Config: text}
 	return sh, nil
@@ -76,6 +98,9 @@ func Merge(shards []*Shard) (*Dataset, string, error) {
 		return nil, "", fmt.Errorf("merge: no shards")
 	}
 	n := shards[0].Data.Shards
+	if len(shards) != n {
+		return nil, "", fmt.Errorf("merge: %d files for %d shards (%s is shard %d/%d)", len(shards), n, shards[0].Name, shards[0].Data.Shard, n)
+	}
 	byIndex := make([]*Shard, n)
 	for _, s := range shards {
 		d := s.Data
