@@ -1,5 +1,5 @@
-// Package configs holds cctrack's YAML configurations (embedded, so that the default run needs no
-// files) and turns a file into a validated, typed Config. Every file is merged over default.yaml,
+// Package configs holds cctrack's YAML configurations (default.yaml is embedded, so that the
+// default run needs no files) and turns a file into a validated, typed Config. Every file is merged over default.yaml,
 // which therefore lists every key; a key that default.yaml lacks is an error naming it, and so is
 // every invalid value. Environment variables CCTRACK_<SECTION>_<KEY> override file values.
 package configs
@@ -17,7 +17,7 @@ import (
 	"github.com/spf13/viper"
 )
 
-//go:embed *.yaml
+//go:embed default.yaml
 var files embed.FS
 
 // DefaultName is the embedded configuration the daemon runs when given none.
@@ -135,37 +135,24 @@ type Daemon struct {
 	SummaryEveryS float64 `mapstructure:"summary_every_s"`
 }
 
-// Names lists the embedded configuration files.
-func Names() []string {
-	ents, _ := files.ReadDir(".")
-	var out []string
-	for _, e := range ents {
-		out = append(out, e.Name())
-	}
-	return out
-}
-
-// Load reads a configuration. An empty path is the embedded default; a bare name of an embedded
-// file (e.g. "paper-10x10.yaml") that does not exist on disk is read from the embedded set.
+// Load reads a configuration file; an empty path is the embedded default (which needs no files).
 func Load(path string) (Config, error) {
-	if path == "" {
-		path = DefaultName
-	}
 	var (
 		data   []byte
 		dir    string
-		source string
+		source = path
+		err    error
 	)
-	if b, err := os.ReadFile(path); err == nil {
-		data, source = b, path
-		abs, err := filepath.Abs(path)
-		if err != nil {
-			return Config{}, fmt.Errorf("load config %s: %w", path, err)
-		}
-		dir = filepath.Dir(abs)
-	} else if b, eerr := files.ReadFile(filepath.Base(path)); eerr == nil && !strings.ContainsRune(path, os.PathSeparator) {
-		data, source = b, "embedded:"+path
+	if path == "" {
+		source = "embedded:" + DefaultName
+		data, err = files.ReadFile(DefaultName)
 	} else {
+		data, err = os.ReadFile(path)
+		if err == nil {
+			dir, err = filepath.Abs(filepath.Dir(path))
+		}
+	}
+	if err != nil {
 		return Config{}, fmt.Errorf("load config: %w", err)
 	}
 	cfg, err := Parse(data, source)

@@ -10,9 +10,13 @@ import (
 	"github.com/cctrack/cctrack/sim/geom"
 )
 
-func TestEmbeddedConfigsLoad(t *testing.T) {
-	for _, name := range Names() {
-		cfg, err := Load(filepath.Join(".", name))
+func TestConfigsLoad(t *testing.T) {
+	names, _ := filepath.Glob("*.yaml")
+	if len(names) < 4 {
+		t.Fatalf("configs: %v", names)
+	}
+	for _, name := range names {
+		cfg, err := Load(name)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
