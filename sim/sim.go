@@ -24,7 +24,8 @@ type SceneSpec struct {
 	Source string
 	// Surface is what every face of a PLY mesh gets.
 	Surface material.Surface
-	// Ground, when its material has a name, adds the plane z = 0.
+	// Ground, when its material has a name, adds the plane z = 0 (for the built-in city: replaces
+	// the city's ground).
 	Ground material.Surface
 	// City parameterises the built-in city.
 	City scene.CityParams
@@ -50,7 +51,13 @@ func LoadScene(spec SceneSpec) (*scene.Scene, error) {
 			}
 			seed = s
 		}
-		sc, err = scene.City(spec.City, seed)
+		city := spec.City
+		if spec.Ground.Material.Name != "" {
+			// The city has its own ground; a requested one replaces it rather than lying under it.
+			city.Ground = scene.Surface{Name: "ground:" + spec.Ground.Material.Name, Surface: spec.Ground}
+			spec.Ground = material.Surface{}
+		}
+		sc, err = scene.City(city, seed)
 	default:
 		sc, err = scene.Load(spec.Source, scene.Surface{Name: spec.Surface.Material.Name, Surface: spec.Surface})
 	}

@@ -105,3 +105,24 @@ func TestLoadSceneBuiltin(t *testing.T) {
 		}
 	}
 }
+
+// A requested ground replaces the built-in city's own instead of lying coplanar under it.
+func TestBuiltinGroundReplaced(t *testing.T) {
+	metal, _ := material.Lookup("metal")
+	sc, err := LoadScene(SceneSpec{Source: "builtin:city:3", City: scene.DefaultCityParams(), Ground: material.Surface{Material: metal}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ground := 0
+	for i, tri := range sc.Triangles {
+		if sc.Vertices[tri[0]].Z == 0 && sc.Vertices[tri[1]].Z == 0 && sc.Vertices[tri[2]].Z == 0 {
+			ground++
+			if m := sc.Surfaces[sc.FaceSurface[i]].Material.Name; m != "metal" {
+				t.Fatalf("ground triangle %d is %s, want metal", i, m)
+			}
+		}
+	}
+	if ground == 0 {
+		t.Fatal("no ground")
+	}
+}

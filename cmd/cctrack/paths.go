@@ -194,6 +194,13 @@ func simPaths(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		spec.Ground = material.Surface{Material: g}
 	}
+	if !strings.HasSuffix(strings.ToLower(*sceneArg), ".ply") {
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "material" || f.Name == "thickness" {
+				fmt.Fprintf(stderr, "cctrack sim paths: note: --%s applies to PLY meshes only; %s carries its own materials\n", f.Name, *sceneArg)
+			}
+		})
+	}
 	sc, err := sim.LoadScene(spec)
 	if err != nil {
 		return err
