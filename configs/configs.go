@@ -131,7 +131,6 @@ type Trajectories struct {
 type Daemon struct {
 	Intervals     int     `mapstructure:"intervals"`
 	Realtime      bool    `mapstructure:"realtime"`
-	DataDir       string  `mapstructure:"data_dir"`
 	SummaryEveryS float64 `mapstructure:"summary_every_s"`
 }
 

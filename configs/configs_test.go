@@ -42,6 +42,7 @@ func TestBadConfigsNameTheKey(t *testing.T) {
 		{"rf:\n  carrier_hz: -1\n", "rf.carrier_hz: must be > 0"},
 		{"rf:\n  carrier_hz: abc\n", "carrier_hz"},
 		{"rf:\n  subcarrier: 512\n", "rf.subcarrier: must be in"},
+		{"rf:\n  bandwidth_hz: 8e9\n", "rf.bandwidth_hz: must be below twice"},
 		{"scene:\n  ground: mud\n", "scene.ground: unknown ITU material \"mud\""},
 		{"bs:\n  position: [1, 2]\n", "bs.position: must have 3 coordinates"},
 		{"bs:\n  array: {nh: 0}\n", "bs.array.nh: must be > 0"},
@@ -59,6 +60,21 @@ func TestBadConfigsNameTheKey(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "test.yaml") {
 			t.Errorf("%q: error %v does not name the file", tc.yaml, err)
 		}
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	cfg, err := Parse([]byte("rf:\n  carrier_hz: 28e9\nscene:\n  ground: wet_ground\n"), "w.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := strings.Join(cfg.Warnings(), "\n")
+	if !strings.Contains(w, "scene.ground: wet_ground is fitted for 1-10 GHz") || !strings.Contains(w, "scene.city.ground") {
+		t.Errorf("warnings:\n%s", w)
+	}
+	def, _ := Load("")
+	if len(def.Warnings()) != 0 {
+		t.Errorf("default config warns: %v", def.Warnings())
 	}
 }
 

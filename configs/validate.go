@@ -9,6 +9,27 @@ import (
 	"github.com/cctrack/cctrack/sim/material"
 )
 
+// Warnings lists what is valid but doubtful: materials used outside the frequency range of their
+// ITU-R P.2040 fit (the fit is extrapolated there).
+func (c Config) Warnings() []string {
+	var out []string
+	f := c.RF.CarrierHz / 1e9
+	for _, m := range []struct{ key, name string }{
+		{"scene.material", c.Scene.Material}, {"scene.ground", c.Scene.Ground},
+		{"scene.city.wall", c.Scene.City.Wall}, {"scene.city.roof", c.Scene.City.Roof}, {"scene.city.ground", c.Scene.City.Ground},
+	} {
+		itu, err := material.Lookup(m.name)
+		if m.name == "" || err != nil {
+			continue
+		}
+		if f < itu.FMinGHz || f > itu.FMaxGHz {
+			out = append(out, fmt.Sprintf("%s: %s is fitted for %g-%g GHz by ITU-R P.2040, rf.carrier_hz is %g GHz",
+				m.key, itu.Name, itu.FMinGHz, itu.FMaxGHz, f))
+		}
+	}
+	return out
+}
+
 // Validate checks every value and returns all problems at once, each naming its key.
 func (c Config) Validate() error {
 	var v validator
@@ -39,6 +60,9 @@ func (c Config) Validate() error {
 
 	v.positive("rf.carrier_hz", c.RF.CarrierHz)
 	v.positive("rf.bandwidth_hz", c.RF.BandwidthHz)
+	if c.RF.BandwidthHz >= 2*c.RF.CarrierHz {
+		v.fail("rf.bandwidth_hz", "must be below twice rf.carrier_hz (%g >= 2 x %g)", c.RF.BandwidthHz, c.RF.CarrierHz)
+	}
 	v.positiveInt("rf.subcarriers", c.RF.Subcarriers)
 	if c.RF.Subcarrier < 0 || c.RF.Subcarrier >= c.RF.Subcarriers {
 		v.fail("rf.subcarrier", "must be in [0, rf.subcarriers) = [0, %d) (got %d)", c.RF.Subcarriers, c.RF.Subcarrier)
@@ -98,7 +122,6 @@ func (c Config) Validate() error {
 	if c.Daemon.Intervals < 0 {
 		v.fail("daemon.intervals", "must be >= 0 (got %d)", c.Daemon.Intervals)
 	}
-	v.nonEmpty("daemon.data_dir", c.Daemon.DataDir)
 	v.positive("daemon.summary_every_s", c.Daemon.SummaryEveryS)
 	return errors.Join(v.errs...)
 }

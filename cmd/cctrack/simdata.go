@@ -39,6 +39,9 @@ func configFlags(name string, args []string, stderr io.Writer, outHelp string, e
 }
 
 func newSimulator(cfg configs.Config, log *slog.Logger) (*sim.Simulator, error) {
+	for _, w := range cfg.Warnings() {
+		log.Warn("config "+cfg.Source, "warning", w)
+	}
 	p, err := cfg.SimParams()
 	if err != nil {
 		return nil, err

@@ -17,6 +17,9 @@ import (
 // run drives the simulator one coherence interval at a time until ctx ends or the configured number
 // of intervals is done. A cancelled context is a clean stop. Progress bars go to progressOut.
 func run(ctx context.Context, cfg configs.Config, log *slog.Logger, progressOut io.Writer) error {
+	for _, w := range cfg.Warnings() {
+		log.Warn("config "+cfg.Source, "warning", w)
+	}
 	p, err := cfg.SimParams()
 	if err != nil {
 		return err
