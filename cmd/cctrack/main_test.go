@@ -153,7 +153,9 @@ func TestSimPathsBuiltinCity(t *testing.T) {
 func TestSimPathsBadInput(t *testing.T) {
 	dir := t.TempDir()
 	badCSV := filepath.Join(dir, "bad.csv")
-	os.WriteFile(badCSV, []byte("1,2,3\n4,five,6\n"), 0o644)
+	os.WriteFile(badCSV, []byte("1,2,3\n\n\n4,five,6\n"), 0o644) // blank lines still count
+	badFirst := filepath.Join(dir, "badfirst.csv")
+	os.WriteFile(badFirst, []byte("1,2,x\n3,4,5\n"), 0o644) // a number in it: not a header
 	bad := filepath.Join(dir, "bad.ply")
 	os.WriteFile(bad, []byte("ply\nformat ascii 1.0\nelement vertex 2\nproperty float x\nend_header\n1\n"), 0o644)
 	for _, tc := range []struct {
@@ -166,7 +168,8 @@ func TestSimPathsBadInput(t *testing.T) {
 		{[]string{"--scene", "builtin:city", "--tx", "0,0,1", "--rx", "1,1,1"}, "--json is required"},
 		{[]string{"--scene", "builtin:city", "--tx", "0,0,1", "--rx", "1,1,1", "--material", "cheese", "--json"}, "--material"},
 		{[]string{"--scene", "builtin:city:x", "--tx", "0,0,1", "--rx", "1,1,1", "--json"}, "builtin:city[:SEED]"},
-		{[]string{"--scene", "builtin:city", "--tx", "0,0,1", "--rx-file", badCSV, "--json"}, "bad.csv: line 2"},
+		{[]string{"--scene", "builtin:city", "--tx", "0,0,1", "--rx-file", badCSV, "--json"}, "bad.csv: line 4"},
+		{[]string{"--scene", "builtin:city", "--tx", "0,0,1", "--rx-file", badFirst, "--json"}, "badfirst.csv: line 1"},
 		{[]string{"--scene", bad, "--tx", "0,0,1", "--rx", "1,1,1", "--json"}, "bad.ply"},
 		{[]string{"--scene", filepath.Join(dir, "none.xml"), "--tx", "0,0,1", "--rx", "1,1,1", "--json"}, "none.xml"},
 	} {

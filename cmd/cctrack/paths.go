@@ -55,7 +55,8 @@ func parsePoint(s string) (geom.Vec3, error) {
 	return geom.V(xyz[0], xyz[1], xyz[2]), nil
 }
 
-// readPoints reads CSV x,y,z lines; a first line that does not parse as numbers is a header.
+// readPoints reads CSV x,y,z lines. The first record is a header when none of its fields is a
+// number; any other record that does not parse is an error naming its line.
 func readPoints(path string) ([]geom.Vec3, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -66,7 +67,7 @@ func readPoints(path string) ([]geom.Vec3, error) {
 	r.FieldsPerRecord = -1
 	r.TrimLeadingSpace = true
 	var pts []geom.Vec3
-	for line := 1; ; line++ {
+	for first := true; ; first = false {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
 			break
@@ -74,14 +75,12 @@ func readPoints(path string) ([]geom.Vec3, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue
-		}
+		line, _ := r.FieldPos(0)
 		p, perr := parsePoint(strings.Join(rec, ","))
+		if perr != nil && first && !anyNumber(rec) {
+			continue // header
+		}
 		if perr != nil {
-			if line == 1 {
-				continue // header
-			}
 			return nil, fmt.Errorf("%s: line %d: %w", path, line, perr)
 		}
 		pts = append(pts, p)
@@ -90,6 +89,15 @@ func readPoints(path string) ([]geom.Vec3, error) {
 		return nil, fmt.Errorf("%s: no receivers", path)
 	}
 	return pts, nil
+}
+
+func anyNumber(fields []string) bool {
+	for _, f := range fields {
+		if _, err := strconv.ParseFloat(strings.TrimSpace(f), 64); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 type jsonPath struct {

@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 
 	"github.com/cctrack/cctrack/configs"
+	"github.com/cctrack/cctrack/internal/atomicfile"
 	"github.com/cctrack/cctrack/internal/progress"
 	"github.com/cctrack/cctrack/sim"
 	"github.com/cctrack/cctrack/sim/dataset"
@@ -34,6 +33,9 @@ func configFlags(name string, args []string, stderr io.Writer, outHelp string, e
 		fs.Usage()
 		return cfg, "", errUsage
 	}
+	if err := atomicfile.CheckDir(*outPath); err != nil {
+		return cfg, "", err
+	}
 	cfg, err = configs.Load(*cfgPath)
 	return cfg, *outPath, err
 }
@@ -52,24 +54,6 @@ func newSimulator(cfg configs.Config, log *slog.Logger) (*sim.Simulator, error) 
 	}
 	log.Info("scene ready", "config", cfg.Source, "scene", s.Scene.Name, "triangles", len(s.Scene.Triangles))
 	return s, nil
-}
-
-// writeAtomic writes through a temporary file renamed into place, so that a failure or an
-// interrupt never leaves a truncated output behind.
-func writeAtomic(path string, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func simDataset(ctx context.Context, args []string, stderr io.Writer, log *slog.Logger) error {
@@ -102,8 +86,8 @@ func simDataset(ctx context.Context, args []string, stderr io.Writer, log *slog.
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(out, func(w io.Writer) error { return d.WriteNPZ(w, cfg.Text) }); err != nil {
-		return fmt.Errorf("write %s: %w", out, err)
+	if err := atomicfile.Write(out, func(w io.Writer) error { return d.WriteNPZ(w, cfg.Text) }); err != nil {
+		return err
 	}
 	log.Info("dataset written", "out", out, "positions", d.K, "dropped_no_path", d.DroppedNoPath,
 		"trajectories", d.N, "steps", d.T, "trajectory_samples_no_path", d.TrajNoPath, "evaluation", d.EvalPos != nil, "shard", shard)
@@ -133,8 +117,8 @@ func simMerge(args []string, stderr io.Writer, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(*out, func(w io.Writer) error { return d.WriteNPZ(w, config) }); err != nil {
-		return fmt.Errorf("write %s: %w", *out, err)
+	if err := atomicfile.Write(*out, func(w io.Writer) error { return d.WriteNPZ(w, config) }); err != nil {
+		return err
 	}
 	log.Info("dataset merged", "out", *out, "shards", len(shards), "positions", d.K, "trajectories", d.N)
 	return nil
@@ -143,6 +127,9 @@ func simMerge(args []string, stderr io.Writer, log *slog.Logger) error {
 func simHeatmap(ctx context.Context, args []string, stderr io.Writer, log *slog.Logger) error {
 	cfg, out, err := configFlags("cctrack sim heatmap", args, stderr, "output .png or .svg file", nil)
 	if err != nil {
+		return err
+	}
+	if _, err := heatmap.Format(out); err != nil {
 		return err
 	}
 	s, err := newSimulator(cfg, log)
@@ -175,7 +162,7 @@ func simHeatmap(ctx context.Context, args []string, stderr io.Writer, log *slog.
 		m.GainDB[i] = sim.PathGainDB(paths[i])
 	}
 	if err := m.Render(out); err != nil {
-		return fmt.Errorf("render %s: %w", out, err)
+		return err
 	}
 	log.Info("heatmap written", "out", out, "receivers", len(pts))
 	return nil

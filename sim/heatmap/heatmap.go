@@ -10,7 +10,6 @@ import (
 	"image/color"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -24,6 +23,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 
+	"github.com/cctrack/cctrack/internal/atomicfile"
 	"github.com/cctrack/cctrack/sim/geom"
 	"github.com/cctrack/cctrack/sim/scene"
 )
@@ -93,9 +93,9 @@ func (m Map) Validate() error {
 // the smallest to the largest finite gain; NaN cells are light grey. Both axes have the same
 // metres-per-point scale.
 func (m Map) Render(path string) error {
-	ext := strings.ToLower(filepath.Ext(path))
-	if ext != ".png" && ext != ".svg" {
-		return fmt.Errorf("heatmap: %s: unsupported extension %q (want .png or .svg)", path, ext)
+	ext, err := Format(path)
+	if err != nil {
+		return err
 	}
 	fig, err := m.layout()
 	if err != nil {
@@ -111,18 +111,19 @@ func (m Map) Render(path string) error {
 		fig.draw(draw.New(c))
 		out = c
 	}
-	f, err := os.Create(path)
-	if err != nil {
+	if err := atomicfile.Write(path, func(w io.Writer) error { _, err := out.WriteTo(w); return err }); err != nil {
 		return fmt.Errorf("heatmap: %w", err)
 	}
-	if _, err := out.WriteTo(f); err != nil {
-		f.Close()
-		return fmt.Errorf("heatmap: writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("heatmap: writing %s: %w", path, err)
-	}
 	return nil
+}
+
+// Format returns the image format of an output path, ".png" or ".svg", or an error for others.
+func Format(path string) (string, error) {
+	ext := strings.ToLower(filepath.Ext(path))
+	if ext != ".png" && ext != ".svg" {
+		return "", fmt.Errorf("heatmap: %s: unsupported extension %q (want .png or .svg)", path, ext)
+	}
+	return ext, nil
 }
 
 // figure is a laid-out map: the main plot, the colour bar plot and the legend, and the page size.
