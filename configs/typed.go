@@ -63,7 +63,7 @@ func (c Config) SimParams() (sim.Params, error) {
 
 	p.OFDM = channel.OFDM{Carrier: c.RF.CarrierHz, Bandwidth: c.RF.BandwidthHz, Subcarriers: c.RF.Subcarriers}
 	p.Subcarrier = c.RF.Subcarrier
-	p.Trace = rt.Options{Frequency: c.RF.CarrierHz, MaxDepth: c.Tracer.MaxDepth, Diffraction: c.Tracer.Diffraction, Rays: c.Tracer.Rays}
+	p.Trace = rt.Options{MaxDepth: c.Tracer.MaxDepth, Diffraction: c.Tracer.Diffraction, Rays: c.Tracer.Rays}
 	lambda := material.C / c.RF.CarrierHz
 	p.BS = upa(c.BS.Array, lambda, vec(c.BS.Position))
 	p.UE = upa(c.UE.Array, lambda, geom.Vec3{})

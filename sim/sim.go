@@ -102,7 +102,7 @@ func New(p Params) (*Simulator, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.Trace.Frequency = p.OFDM.Carrier
+	p.Trace.Frequency = p.OFDM.Carrier // path coefficients at the carrier; channels add the subcarrier phase
 	tr, err := rt.New(sc, p.Trace)
 	if err != nil {
 		return nil, fmt.Errorf("build tracer for %s: %w", sc.Name, err)

@@ -4,26 +4,14 @@ import (
 	"context"
 	"math"
 	"math/cmplx"
-	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/cctrack/cctrack/internal/shareddata"
 	"github.com/cctrack/cctrack/sim/geom"
 	"github.com/cctrack/cctrack/sim/material"
 	"github.com/cctrack/cctrack/sim/rt"
 	"github.com/cctrack/cctrack/sim/scene"
 )
-
-func sionnaScene(t testing.TB, name string) string {
-	p := filepath.Join("..", "..", "shared", "data", "sionna-scenes", name, name+".xml")
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Sionna scene %s missing (CI=true): %v", name, err)
-		}
-		t.Skipf("Sionna scene %s not found: %v", name, err)
-	}
-	return p
-}
 
 // Sionna's example scenes load and trace. simple_reflector is a 1 m x 1 m metal plate (slab 0.01 m)
 // at z = 0: a receiver mirrored across its centre gets LoS and one reflection off the centre with
@@ -42,7 +30,7 @@ func TestSionnaScenesTrace(t *testing.T) {
 		{"munich", geom.V(8.5, 21, 27), []geom.Vec3{geom.V(40, 20, 1.5), geom.V(-30, 60, 1.5), geom.V(100, -40, 1.5)}, 2, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sc, err := LoadScene(SceneSpec{Source: sionnaScene(t, tc.name)})
+			sc, err := LoadScene(SceneSpec{Source: shareddata.Path(t, "sionna-scenes/"+tc.name+"/"+tc.name+".xml")})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"slices"
@@ -42,13 +43,17 @@ func TestRunStopsOnCancel(t *testing.T) {
 	var logs syncBuffer
 	go func() { done <- run(ctx, smallConfig(t, 0), slog.New(slog.NewTextHandler(&logs, nil)), io.Discard) }()
 	for !strings.Contains(logs.String(), "cctrackd started") {
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case err := <-done:
+			t.Fatalf("run returned before it started: %v\n%s", err, logs.String())
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 	cancel()
 	select {
 	case err := <-done:
-		if err != nil && ctx.Err() == nil {
-			t.Fatal(err)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancel is a clean stop, got %v", err)
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("run did not return after cancel")

@@ -12,23 +12,12 @@ import (
 	"testing"
 	"text/tabwriter"
 
+	"github.com/cctrack/cctrack/internal/shareddata"
 	"github.com/cctrack/cctrack/sim/geom"
 	"github.com/cctrack/cctrack/sim/material"
 	"github.com/cctrack/cctrack/sim/rt"
 	"github.com/cctrack/cctrack/sim/scene"
 )
-
-// studyDir locates the InSite Chicago study; the test skips without it, except under CI=true.
-func studyDir(t testing.TB) string {
-	dir := filepath.Join("..", "..", "..", "shared", "data", "insite-chicago-3p5ghz")
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("InSite study missing at %s (CI=true): %v", dir, err)
-		}
-		t.Skipf("InSite study not found at %s: %v", dir, err)
-	}
-	return dir
-}
 
 // chicago loads buildings.ply as concrete (0.3 m slab, InSite's layer thickness) with the wet-earth
 // ground plane, as InSite's setup describes.
@@ -93,7 +82,7 @@ func TestAgainstInSite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("traces 3 x 4480 receivers")
 	}
-	dir := studyDir(t)
+	dir := shareddata.Path(t, "insite-chicago-3p5ghz")
 	all, err := ReadPathsCSV(filepath.Join(dir, "paths.csv"))
 	if err != nil {
 		t.Fatal(err)
@@ -259,7 +248,7 @@ func matchPath(p Path, ours []rt.Path) *rt.Path {
 }
 
 func TestReadPathsCSV(t *testing.T) {
-	dir := studyDir(t)
+	dir := shareddata.Path(t, "insite-chicago-3p5ghz")
 	all, err := ReadPathsCSV(filepath.Join(dir, "paths.csv"))
 	if err != nil {
 		t.Fatal(err)

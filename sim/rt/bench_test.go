@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/cctrack/cctrack/internal/shareddata"
 	"github.com/cctrack/cctrack/sim/geom"
 	"github.com/cctrack/cctrack/sim/scene"
 )
@@ -69,7 +70,7 @@ func benchTrace(b *testing.B, tr *Tracer, tx geom.Vec3, rx []geom.Vec3) {
 // 1000 receivers on a 40 x 25 grid at 1.5 m over the central 400 m x 250 m, transmitter at
 // Sionna's example position (8.5, 21, 27), up to 2 reflections (target: under 60 s on 2 cores).
 func BenchmarkTraceMunich(b *testing.B) {
-	sc, err := scene.LoadXML(sharedData(b, "sionna-scenes/munich/munich.xml"))
+	sc, err := scene.LoadXML(shareddata.Path(b, "sionna-scenes/munich/munich.xml"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func BenchmarkTraceMunich(b *testing.B) {
 // centre, and 400 receivers on a 20 x 20 grid at 1.5 m over the central 60 % of the footprint.
 func BenchmarkSceneScaling(b *testing.B) {
 	for _, name := range []string{"simple_street_canyon", "etoile", "florence", "munich"} {
-		sc, err := scene.LoadXML(sharedData(b, "sionna-scenes/"+name+"/"+name+".xml"))
+		sc, err := scene.LoadXML(shareddata.Path(b, "sionna-scenes/"+name+"/"+name+".xml"))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/cctrack/cctrack/internal/shareddata"
 	"github.com/cctrack/cctrack/sim/geom"
 	"github.com/cctrack/cctrack/sim/insite"
 	"github.com/cctrack/cctrack/sim/material"
@@ -24,7 +25,7 @@ var chicagoTx = []geom.Vec3{{X: -25.306, Y: -24.0135, Z: 6}, {X: 42.3972, Y: -18
 
 func chicagoScene(t testing.TB) *scene.Scene {
 	t.Helper()
-	dir := sharedData(t, chicagoDir)
+	dir := shareddata.Path(t, chicagoDir)
 	conc := scene.Surface{Name: "insite_concrete", Surface: material.Surface{Material: material.Constant("insite_concrete", 5.31, 0.08987), Thickness: 0.3}}
 	sc, err := scene.LoadPLY(filepath.Join(dir, "buildings.ply"), conc)
 	if err != nil {
@@ -37,7 +38,7 @@ func chicagoScene(t testing.TB) *scene.Scene {
 
 func chicagoStudy(t testing.TB) string {
 	t.Helper()
-	dir := sharedData(t, chicagoDir)
+	dir := shareddata.Path(t, chicagoDir)
 	m, err := filepath.Glob(filepath.Join(dir, "insite_*", "study_area"))
 	if err != nil || len(m) != 1 {
 		t.Fatalf("InSite study folder in %s: %v %v", dir, m, err)

@@ -2,28 +2,12 @@ package rt
 
 import (
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/cctrack/cctrack/sim/geom"
 	"github.com/cctrack/cctrack/sim/material"
 	"github.com/cctrack/cctrack/sim/scene"
 )
-
-// sharedData returns the path of rel inside ../shared/data (relative to the repository root),
-// skipping the test when it is absent unless CI=true.
-func sharedData(t testing.TB, rel string) string {
-	t.Helper()
-	p := filepath.Join("..", "..", "..", "shared", "data", rel)
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared data %s missing: %v", rel, err)
-		}
-		t.Skipf("shared data %s missing: %v", rel, err)
-	}
-	return p
-}
 
 func itu(t testing.TB, name string, thickness float64) scene.Surface {
 	t.Helper()

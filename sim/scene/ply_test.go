@@ -13,23 +13,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cctrack/cctrack/internal/shareddata"
 	"github.com/cctrack/cctrack/sim/geom"
 	"github.com/cctrack/cctrack/sim/material"
 )
-
-// sharedData returns the path of rel under the shared reference data (../shared/data from the repo
-// root), skipping the test when it is absent, except under CI=true where that is a failure.
-func sharedData(t testing.TB, rel string) string {
-	t.Helper()
-	p := filepath.Join("..", "..", "..", "shared", "data", rel)
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared data %s is missing (CI=true): %v", rel, err)
-		}
-		t.Skipf("shared data %s is absent: %v", rel, err)
-	}
-	return p
-}
 
 func concreteSurface(t testing.TB) Surface {
 	t.Helper()
@@ -329,7 +316,7 @@ func TestReadPLYHostileCounts(t *testing.T) {
 }
 
 func TestLoadPLYInSiteChicago(t *testing.T) {
-	p := sharedData(t, "insite-chicago-3p5ghz/buildings.ply")
+	p := shareddata.Path(t, "insite-chicago-3p5ghz/buildings.ply")
 	sc, err := LoadPLY(p, concreteSurface(t))
 	if err != nil {
 		t.Fatal(err)
@@ -350,7 +337,7 @@ func TestLoadPLYInSiteChicago(t *testing.T) {
 }
 
 func TestLoadPLYLowPolyCar(t *testing.T) {
-	p := sharedData(t, "sionna-scenes/low_poly_car.ply")
+	p := shareddata.Path(t, "sionna-scenes/low_poly_car.ply")
 	sc, err := LoadPLY(p, concreteSurface(t))
 	if err != nil {
 		t.Fatal(err)
@@ -420,7 +407,7 @@ func BenchmarkLoadPLY(b *testing.B) {
 		}
 	})
 	b.Run("munich-Heilig_Geist", func(b *testing.B) {
-		p := sharedData(b, "sionna-scenes/munich/meshes/Heilig_Geist-itu_metal.ply")
+		p := shareddata.Path(b, "sionna-scenes/munich/meshes/Heilig_Geist-itu_metal.ply")
 		fi, err := os.Stat(p)
 		if err != nil {
 			b.Fatal(err)

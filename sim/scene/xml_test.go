@@ -11,6 +11,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/cctrack/cctrack/internal/shareddata"
 	"github.com/cctrack/cctrack/sim/geom"
 	"github.com/cctrack/cctrack/sim/material"
 )
@@ -271,7 +272,7 @@ var sionnaScenes = []struct {
 }
 
 func TestLoadXMLSionnaScenes(t *testing.T) {
-	dir := sharedData(t, "sionna-scenes")
+	dir := shareddata.Path(t, "sionna-scenes")
 	for _, s := range sionnaScenes {
 		t.Run(s.name, func(t *testing.T) {
 			sc, err := LoadXML(filepath.Join(dir, s.name, s.name+".xml"))
@@ -301,7 +302,7 @@ func TestLoadXMLSionnaScenes(t *testing.T) {
 
 // TestSimpleReflector checks geometry and material of the 1 m x 1 m metal plate at z = 0.
 func TestSimpleReflector(t *testing.T) {
-	p := sharedData(t, "sionna-scenes/simple_reflector/simple_reflector.xml")
+	p := shareddata.Path(t, "sionna-scenes/simple_reflector/simple_reflector.xml")
 	sc, err := LoadXML(p)
 	if err != nil {
 		t.Fatal(err)
@@ -333,7 +334,7 @@ func TestLoadXMLMissing(t *testing.T) {
 
 // BenchmarkLoadXML loads munich: 2367 PLY files, 38938 triangles.
 func BenchmarkLoadXML(b *testing.B) {
-	p := sharedData(b, "sionna-scenes/munich/munich.xml")
+	p := shareddata.Path(b, "sionna-scenes/munich/munich.xml")
 	for b.Loop() {
 		if _, err := LoadXML(p); err != nil {
 			b.Fatal(err)
