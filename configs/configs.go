@@ -71,6 +71,7 @@ type RF struct {
 	BandwidthHz float64 `mapstructure:"bandwidth_hz"`
 	Subcarriers int     `mapstructure:"subcarriers"`
 	Subcarrier  int     `mapstructure:"subcarrier"`
+	Wideband    []int   `mapstructure:"wideband_subcarriers"`
 	TxPowerDBm  float64 `mapstructure:"tx_power_dbm"`
 	NoiseDBm    float64 `mapstructure:"noise_dbm"`
 }

@@ -43,6 +43,7 @@ func TestBadConfigsNameTheKey(t *testing.T) {
 		{"rf:\n  carrier_hz: abc\n", "carrier_hz"},
 		{"rf:\n  subcarrier: 512\n", "rf.subcarrier: must be in"},
 		{"rf:\n  bandwidth_hz: 8e9\n", "rf.bandwidth_hz: must be below twice"},
+		{"rf:\n  wideband_subcarriers: [0, 600]\n", "rf.wideband_subcarriers[1]: must be in"},
 		{"scene:\n  ground: mud\n", "scene.ground: unknown ITU material \"mud\""},
 		{"bs:\n  position: [1, 2]\n", "bs.position: must have 3 coordinates"},
 		{"bs:\n  array: {nh: 0}\n", "bs.array.nh: must be > 0"},

@@ -81,6 +81,7 @@ func (c Config) DatasetSpec() dataset.Spec {
 			Steps: c.Trajectories.Steps, TurnRadius: c.Trajectories.TurnRadius,
 		},
 		Count:       c.Trajectories.Count,
+		Subcarriers: c.RF.Wideband,
 		Seed:        c.Trajectories.Seed,
 		LatticeStep: c.Trajectories.LatticeStep,
 	}

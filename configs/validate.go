@@ -67,6 +67,11 @@ func (c Config) Validate() error {
 	if c.RF.Subcarrier < 0 || c.RF.Subcarrier >= c.RF.Subcarriers {
 		v.fail("rf.subcarrier", "must be in [0, rf.subcarriers) = [0, %d) (got %d)", c.RF.Subcarriers, c.RF.Subcarrier)
 	}
+	for i, k := range c.RF.Wideband {
+		if k < 0 || k >= c.RF.Subcarriers {
+			v.fail(fmt.Sprintf("rf.wideband_subcarriers[%d]", i), "must be in [0, rf.subcarriers) = [0, %d) (got %d)", c.RF.Subcarriers, k)
+		}
+	}
 	v.finite("rf.tx_power_dbm", c.RF.TxPowerDBm)
 	v.finite("rf.noise_dbm", c.RF.NoiseDBm)
 

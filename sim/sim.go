@@ -130,6 +130,14 @@ func (s *Simulator) Channel(paths []rt.Path, pos geom.Vec3, dst []complex128) {
 	channel.Matrix(paths, s.BS, ue, s.Frequency(), dst)
 }
 
+// ChannelsAt writes the channels of several subcarriers (indices into the OFDM grid) into dst,
+// one N_B x N_U row-major matrix per subcarrier, with the UE array moved to pos.
+func (s *Simulator) ChannelsAt(paths []rt.Path, pos geom.Vec3, subcarriers []int, dst [][]complex128) {
+	ue := s.UE
+	ue.Position = pos
+	channel.Matrices(paths, s.BS, ue, s.OFDM, subcarriers, dst)
+}
+
 // PathGainDB is 10 log10 of the incoherent sum of |a|^2 over paths (NaN when there is none), the
 // quantity of a coverage map.
 func PathGainDB(paths []rt.Path) float64 {

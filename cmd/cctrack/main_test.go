@@ -273,7 +273,7 @@ trajectories:
 func TestSimDatasetShardsMerge(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "small.yaml")
-	os.WriteFile(cfg, []byte("bs:\n  array: {nh: 2, nv: 2}\nusers:\n  grid: {origin: [16, -6], rows: 4, cols: 5, spacing: 2}\ntrajectories:\n  steps: 8\n  count: 5\n"), 0o644)
+	os.WriteFile(cfg, []byte("rf:\n  wideband_subcarriers: [0, 256, 511]\nbs:\n  array: {nh: 2, nv: 2}\nusers:\n  grid: {origin: [16, -6], rows: 4, cols: 5, spacing: 2}\ntrajectories:\n  steps: 8\n  count: 5\n"), 0o644)
 	whole := filepath.Join(dir, "whole.npz")
 	if _, stderr, err := runCLI(t, "sim", "dataset", "--config", cfg, "--out", whole); err != nil {
 		t.Fatalf("%v: %s", err, stderr)
@@ -289,6 +289,22 @@ func TestSimDatasetShardsMerge(t *testing.T) {
 	merged := filepath.Join(dir, "merged.npz")
 	if _, stderr, err := runCLI(t, append([]string{"sim", "merge", "--out", merged}, shards...)...); err != nil {
 		t.Fatalf("%v: %s", err, stderr)
+	}
+	arrs, err := npz.Open(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hf, h := arrs["H_f"], arrs["H"]
+	if k := h.Shape[0]; !slices.Equal(hf.Shape, []int{k, 3, 4, 4}) || !slices.Equal(arrs["traj_H_f"].Shape, []int{5, 8, 3, 4, 4}) {
+		t.Fatalf("H_f %v traj_H_f %v", hf.Shape, arrs["traj_H_f"].Shape)
+	}
+	// H_f's middle subcarrier is rf.subcarrier (256), so it repeats H (complex64 rounding).
+	hv, hfv := h.Data.([]complex64), hf.Data.([]complex64)
+	for i := range hv {
+		pos, el := i/16, i%16
+		if d := cmplx.Abs(complex128(hfv[pos*48+16+el] - hv[i])); d > 1e-6*cmplx.Abs(complex128(hv[i])) {
+			t.Fatalf("H_f[%d, 1] differs from H by %g", pos, d)
+		}
 	}
 	a, _ := os.ReadFile(whole)
 	b, _ := os.ReadFile(merged)

@@ -11,6 +11,13 @@
 //	config    str                         the generating configuration (JSON)
 //	shard     int64     [2]               (i, n) for shard i of n; absent from whole datasets
 //
+// When more subcarriers are asked for (Spec.Subcarriers), the wideband channels come too:
+//
+//	subcarriers int64   [S]                      their indices in the OFDM grid
+//	H_f         complex64 [K, S, N_B, N_U]
+//	traj_H_f    complex64 [N, T, S, N_B, N_U]
+//	eval_H_f    complex64 [1, T, S, N_B, N_U]
+//
 // Static positions without any path (inside buildings, fully shadowed) are dropped and counted,
 // since an all-zero H has no meaningful normalisation. Trajectory samples are kept as they are.
 //
@@ -47,6 +54,8 @@ type Spec struct {
 	Evaluation []geom.Vec3
 	// Shard of Shards (0 <= Shard < Shards); Shards 0 or 1 means the whole dataset.
 	Shard, Shards int
+	// Subcarriers, when not empty, adds the channels at these OFDM subcarrier indices (H_f ...).
+	Subcarriers []int
 }
 
 // part is the contiguous share of n items that shard i of m gets.
@@ -54,16 +63,19 @@ func part(n, i, m int) (lo, hi int) { return i * n / m, (i + 1) * n / m }
 
 // Dataset is generated data, flat in numpy's C order.
 type Dataset struct {
-	NB, NU        int
-	K, N, T       int
-	H             []complex64
-	Pos           []float64
-	TrajH         []complex64
-	TrajPos       []float64
-	EvalH         []complex64
-	EvalPos       []float64
-	FreqHz        float64
-	DroppedNoPath int
+	NB, NU  int
+	K, N, T int
+	H       []complex64
+	Pos     []float64
+	TrajH   []complex64
+	TrajPos []float64
+	EvalH   []complex64
+	EvalPos []float64
+	FreqHz  float64
+	// Subcarriers and the wideband channels at them (empty unless asked for).
+	Subcarriers        []int
+	HF, TrajHF, EvalHF []complex64
+	DroppedNoPath      int
 	// TrajNoPath counts trajectory samples (random and evaluation) without any path: their H is 0.
 	TrajNoPath int
 	// Shard and Shards are set for a shard of a larger dataset (Shards > 1).
@@ -133,17 +145,32 @@ func Generate(ctx context.Context, s *sim.Simulator, spec Spec, total func(n int
 	if spec.Shards > 1 {
 		d.Shard, d.Shards = spec.Shard, spec.Shards
 	}
+	for _, k := range spec.Subcarriers {
+		if k < 0 || k >= s.OFDM.Subcarriers {
+			return nil, fmt.Errorf("subcarrier %d: want an index in [0, %d)", k, s.OFDM.Subcarriers)
+		}
+	}
+	d.Subcarriers = spec.Subcarriers
 	size := d.NB * d.NU
 	h := make([]complex128, size)
-	appendH := func(dst []complex64, i int) []complex64 {
+	hf := make([][]complex128, len(spec.Subcarriers))
+	for k := range hf {
+		hf[k] = make([]complex128, size)
+	}
+	// appendH appends position i's channel to dst and, with subcarriers, its wideband channels to
+	// dstF.
+	appendH := func(dst, dstF *[]complex64, i int) {
 		if i >= len(static) && len(paths[i]) == 0 {
 			d.TrajNoPath++
 		}
 		s.Channel(paths[i], all[i], h)
-		for _, x := range h {
-			dst = append(dst, complex64(x))
+		*dst = appendC64(*dst, h)
+		if len(hf) > 0 {
+			s.ChannelsAt(paths[i], all[i], spec.Subcarriers, hf)
+			for _, m := range hf {
+				*dstF = appendC64(*dstF, m)
+			}
 		}
-		return dst
 	}
 	appendPos := func(dst []float64, p geom.Vec3) []float64 { return append(dst, p.X, p.Y, p.Z) }
 	for i, p := range static {
@@ -151,24 +178,31 @@ func Generate(ctx context.Context, s *sim.Simulator, spec Spec, total func(n int
 			d.DroppedNoPath++
 			continue
 		}
-		d.H = appendH(d.H, i)
+		appendH(&d.H, &d.HF, i)
 		d.Pos = appendPos(d.Pos, p)
 		d.K++
 	}
 	i := len(static)
 	for _, tr := range random {
 		for _, p := range tr {
-			d.TrajH = appendH(d.TrajH, i)
+			appendH(&d.TrajH, &d.TrajHF, i)
 			d.TrajPos = appendPos(d.TrajPos, p)
 			i++
 		}
 	}
 	for _, p := range eval {
-		d.EvalH = appendH(d.EvalH, i)
+		appendH(&d.EvalH, &d.EvalHF, i)
 		d.EvalPos = appendPos(d.EvalPos, p)
 		i++
 	}
 	return d, nil
+}
+
+func appendC64(dst []complex64, src []complex128) []complex64 {
+	for _, x := range src {
+		dst = append(dst, complex64(x))
+	}
+	return dst
 }
 
 // WriteNPZ writes the dataset and the generating configuration text.
@@ -189,6 +223,19 @@ func (d *Dataset) WriteNPZ(w io.Writer, config string) error {
 		steps = append(steps,
 			func() error { return z.Complex64("eval_H", []int{1, d.T, d.NB, d.NU}, d.EvalH) },
 			func() error { return z.Float64("eval_pos", []int{1, d.T, 3}, d.EvalPos) })
+	}
+	if s := len(d.Subcarriers); s > 0 {
+		ids := make([]int64, s)
+		for i, k := range d.Subcarriers {
+			ids[i] = int64(k)
+		}
+		steps = append(steps,
+			func() error { return z.Int64("subcarriers", []int{s}, ids) },
+			func() error { return z.Complex64("H_f", []int{d.K, s, d.NB, d.NU}, d.HF) },
+			func() error { return z.Complex64("traj_H_f", []int{d.N, d.T, s, d.NB, d.NU}, d.TrajHF) })
+		if d.EvalPos != nil {
+			steps = append(steps, func() error { return z.Complex64("eval_H_f", []int{1, d.T, s, d.NB, d.NU}, d.EvalHF) })
+		}
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

@@ -83,6 +83,35 @@ func ReadShard(path string) (*Shard, error) {
 	if hasEval {
 		checks = append(checks, same("eval_H", eh.Shape, 1, d.T, d.NB, d.NU), same("eval_pos", epos.Shape, 1, d.T, 3))
 	}
+	if sc, ok := arrs["subcarriers"]; ok {
+		ks, okK := sc.Data.([]int64)
+		var hf, thf, ehf npz.Array
+		for _, f := range []struct {
+			a    *npz.Array
+			name string
+			dims int
+		}{{&hf, "H_f", 4}, {&thf, "traj_H_f", 5}} {
+			if *f.a, err = get(f.name, f.dims); err != nil {
+				return nil, err
+			}
+		}
+		if hasEval {
+			if ehf, err = get("eval_H_f", 5); err != nil {
+				return nil, err
+			}
+			d.EvalHF = c64(ehf)
+			checks = append(checks, same("eval_H_f", ehf.Shape, 1, d.T, len(ks), d.NB, d.NU))
+		}
+		d.HF, d.TrajHF = c64(hf), c64(thf)
+		if !okK || bad {
+			return nil, fmt.Errorf("%s: not a cctrack dataset shard (subcarrier array types differ)", path)
+		}
+		for _, k := range ks {
+			d.Subcarriers = append(d.Subcarriers, int(k))
+		}
+		checks = append(checks, same("H_f", hf.Shape, d.K, len(ks), d.NB, d.NU),
+			same("traj_H_f", thf.Shape, d.N, d.T, len(ks), d.NB, d.NU))
+	}
 	if err := errors.Join(checks...); err != nil {
 		return nil, err
 	}
@@ -121,10 +150,11 @@ func Merge(shards []*Shard) (*Dataset, string, error) {
 		}
 	}
 	first := byIndex[0].Data
-	out := &Dataset{NB: first.NB, NU: first.NU, T: first.T, FreqHz: first.FreqHz, EvalH: first.EvalH, EvalPos: first.EvalPos}
+	out := &Dataset{NB: first.NB, NU: first.NU, T: first.T, FreqHz: first.FreqHz, EvalH: first.EvalH, EvalPos: first.EvalPos,
+		Subcarriers: first.Subcarriers, EvalHF: first.EvalHF}
 	for _, s := range byIndex {
 		d := s.Data
-		if d.NB != out.NB || d.NU != out.NU || d.T != out.T || d.FreqHz != out.FreqHz {
+		if d.NB != out.NB || d.NU != out.NU || d.T != out.T || d.FreqHz != out.FreqHz || !slices.Equal(d.Subcarriers, out.Subcarriers) {
 			return nil, "", fmt.Errorf("merge: %s has other dimensions than %s", s.Name, byIndex[0].Name)
 		}
 		out.K += d.K
@@ -133,6 +163,8 @@ func Merge(shards []*Shard) (*Dataset, string, error) {
 		out.Pos = append(out.Pos, d.Pos...)
 		out.TrajH = append(out.TrajH, d.TrajH...)
 		out.TrajPos = append(out.TrajPos, d.TrajPos...)
+		out.HF = append(out.HF, d.HF...)
+		out.TrajHF = append(out.TrajHF, d.TrajHF...)
 	}
 	return out, byIndex[0].Config, nil
 }
