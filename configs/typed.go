@@ -2,6 +2,7 @@ package configs
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"strings"
 
@@ -14,6 +15,24 @@ import (
 	"github.com/cctrack/cctrack/sim/scene"
 	"github.com/cctrack/cctrack/sim/users"
 )
+
+// NewSimulator logs the configuration's warnings and builds the simulator it describes; both
+// commands start this way.
+func (c Config) NewSimulator(log *slog.Logger) (*sim.Simulator, error) {
+	for _, w := range c.Warnings() {
+		log.Warn("config "+c.Source, "warning", w)
+	}
+	p, err := c.SimParams()
+	if err != nil {
+		return nil, err
+	}
+	s, err := sim.New(p)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("scene ready", "config", c.Source, "scene", s.Scene.Name, "triangles", len(s.Scene.Triangles))
+	return s, nil
+}
 
 // SimParams converts the configuration into the simulator's typed parameters (SI units, radians).
 func (c Config) SimParams() (sim.Params, error) {

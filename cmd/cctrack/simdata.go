@@ -40,22 +40,6 @@ func configFlags(name string, args []string, stderr io.Writer, outHelp string, e
 	return cfg, *outPath, err
 }
 
-func newSimulator(cfg configs.Config, log *slog.Logger) (*sim.Simulator, error) {
-	for _, w := range cfg.Warnings() {
-		log.Warn("config "+cfg.Source, "warning", w)
-	}
-	p, err := cfg.SimParams()
-	if err != nil {
-		return nil, err
-	}
-	s, err := sim.New(p)
-	if err != nil {
-		return nil, err
-	}
-	log.Info("scene ready", "config", cfg.Source, "scene", s.Scene.Name, "triangles", len(s.Scene.Triangles))
-	return s, nil
-}
-
 func simDataset(ctx context.Context, args []string, stderr io.Writer, log *slog.Logger) error {
 	var shard string
 	cfg, out, err := configFlags("cctrack sim dataset", args, stderr, "output .npz file", func(fs *flag.FlagSet) {
@@ -72,7 +56,7 @@ func simDataset(ctx context.Context, args []string, stderr io.Writer, log *slog.
 			return errUsage
 		}
 	}
-	s, err := newSimulator(cfg, log)
+	s, err := cfg.NewSimulator(log)
 	if err != nil {
 		return err
 	}
@@ -132,7 +116,7 @@ func simHeatmap(ctx context.Context, args []string, stderr io.Writer, log *slog.
 	if _, err := heatmap.Format(out); err != nil {
 		return err
 	}
-	s, err := newSimulator(cfg, log)
+	s, err := cfg.NewSimulator(log)
 	if err != nil {
 		return err
 	}

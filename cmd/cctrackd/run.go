@@ -10,21 +10,13 @@ import (
 
 	"github.com/cctrack/cctrack/configs"
 	"github.com/cctrack/cctrack/internal/progress"
-	"github.com/cctrack/cctrack/sim"
 	"github.com/cctrack/cctrack/sim/dataset"
 )
 
 // run drives the simulator one coherence interval at a time until ctx ends or the configured number
 // of intervals is done. A cancelled context is a clean stop. Progress bars go to progressOut.
 func run(ctx context.Context, cfg configs.Config, log *slog.Logger, progressOut io.Writer) error {
-	for _, w := range cfg.Warnings() {
-		log.Warn("config "+cfg.Source, "warning", w)
-	}
-	p, err := cfg.SimParams()
-	if err != nil {
-		return err
-	}
-	s, err := sim.New(p)
+	s, err := cfg.NewSimulator(log)
 	if err != nil {
 		return err
 	}
@@ -42,8 +34,7 @@ func run(ctx context.Context, cfg configs.Config, log *slog.Logger, progressOut 
 	if traj == nil {
 		traj = random[0]
 	}
-	log.Info("cctrackd started", "config", cfg.Source, "scene", s.Scene.Name, "triangles", len(s.Scene.Triangles),
-		"bs", fmt.Sprintf("%dx%d", p.BS.Nh, p.BS.Nv), "ue", fmt.Sprintf("%dx%d", p.UE.Nh, p.UE.Nv),
+	log.Info("cctrackd started", "bs", fmt.Sprintf("%dx%d", s.BS.Nh, s.BS.Nv), "ue", fmt.Sprintf("%dx%d", s.UE.Nh, s.UE.Nv),
 		"trajectory_steps", len(traj), "intervals", cfg.Daemon.Intervals, "realtime", cfg.Daemon.Realtime)
 
 	// The BS is fixed and the trajectory known, so trace it once; each interval then only forms H.
@@ -53,11 +44,12 @@ func run(ctx context.Context, cfg configs.Config, log *slog.Logger, progressOut 
 	if err != nil {
 		return err
 	}
-	h := make([]complex128, p.BS.N()*p.UE.N())
+	h := make([]complex128, s.BS.N()*s.UE.N())
 	every := time.Duration(cfg.Daemon.SummaryEveryS * float64(time.Second))
 	lastSummary := time.Now()
 	var done, noPath int
 	var gainSum float64
+	meanGainDB := func() float64 { return 10 * math.Log10(gainSum/float64(max(done-noPath, 1))) }
 	var tick <-chan time.Time
 	if cfg.Daemon.Realtime {
 		t := time.NewTicker(time.Duration(cfg.Trajectories.IntervalS * float64(time.Second)))
@@ -84,12 +76,10 @@ func run(ctx context.Context, cfg configs.Config, log *slog.Logger, progressOut 
 		done++
 		if time.Since(lastSummary) >= every {
 			lastSummary = time.Now()
-			log.Info("summary", "intervals", done, "no_path", noPath,
-				"mean_channel_gain_db", 10*math.Log10(gainSum/float64(max(done-noPath, 1))))
+			log.Info("summary", "intervals", done, "no_path", noPath, "mean_channel_gain_db", meanGainDB())
 		}
 	}
-	log.Info("cctrackd stopped cleanly", "intervals", done, "no_path", noPath,
-		"mean_channel_gain_db", 10*math.Log10(gainSum/float64(max(done-noPath, 1))))
+	log.Info("cctrackd stopped cleanly", "intervals", done, "no_path", noPath, "mean_channel_gain_db", meanGainDB())
 	return nil
 }
 

@@ -520,10 +520,21 @@ func (p *plyReader) checkSize() error {
 
 // addVertex appends vertex i, read at pos, after checking that it is finite.
 func (p *plyReader) addVertex(v geom.Vec3, i, pos int64) error {
-	if s := v.X + v.Y + v.Z; math.IsNaN(s) || math.IsInf(s, 0) {
+	if !v.Finite() {
 		return p.errAt(pos, "vertex %d: coordinates (%g, %g, %g) are not finite", i, v.X, v.Y, v.Z)
 	}
 	p.verts = append(p.verts, v)
+	return nil
+}
+
+// endRecord keeps record i, read at pos, when it is a vertex (v) or a face (p.poly).
+func (p *plyReader) endRecord(isVertex, isFace bool, v geom.Vec3, i, pos int64) error {
+	switch {
+	case isVertex:
+		return p.addVertex(v, i, pos)
+	case isFace:
+		return p.addFace(i, pos)
+	}
 	return nil
 }
 
@@ -613,15 +624,8 @@ func (p *plyReader) readASCII(br *bufio.Reader) error {
 			if t != len(toks) {
 				return p.errAt(pos, "%s %d: %d values, want %d", e.name, i, len(toks), t)
 			}
-			if isVertex {
-				if err := p.addVertex(v, i, pos); err != nil {
-					return err
-				}
-			}
-			if isFace {
-				if err := p.addFace(i, pos); err != nil {
-					return err
-				}
+			if err := p.endRecord(isVertex, isFace, v, i, pos); err != nil {
+				return err
 			}
 		}
 	}
@@ -762,15 +766,8 @@ func (p *plyReader) readBinary(br *bufio.Reader) error {
 					n -= k
 				}
 			}
-			if isVertex {
-				if err := p.addVertex(v, i, start); err != nil {
-					return err
-				}
-			}
-			if isFace {
-				if err := p.addFace(i, start); err != nil {
-					return err
-				}
+			if err := p.endRecord(isVertex, isFace, v, i, start); err != nil {
+				return err
 			}
 		}
 	}
