@@ -35,3 +35,27 @@ func (d Design) Validate() {
 		panic("beamforming: Design dimensions do not match its slices")
 	}
 }
+
+// Measurement returns the dense measurement matrix M = G^T ⊗ W^H ((M_B M_U) x (N_B N_U), row-major)
+// with vec(Y) = M vec(H) + vec(N), vec stacking columns (DESIGN.md). Estimators exploit the Kronecker
+// structure instead; this dense form is for tests and for estimators that need the whole matrix.
+func (d Design) Measurement() []complex128 {
+	d.Validate()
+	g := d.G()
+	rows, cols := d.MB*d.MU, d.NB*d.NU
+	m := make([]complex128, rows*cols)
+	// Row (b + MB*u) of vec(Y) is Y[b][u] = sum_{i,k} conj(W[i][b]) H[i][k] G[k][u]; column (i + NB*k).
+	for u := range d.MU {
+		for b := range d.MB {
+			row := m[(b+d.MB*u)*cols:][:cols]
+			for k := range d.NU {
+				gku := g[k*d.MU+u]
+				for i := range d.NB {
+					w := d.W[i*d.MB+b]
+					row[i+d.NB*k] = complex(real(w), -imag(w)) * gku
+				}
+			}
+		}
+	}
+	return m
+}
