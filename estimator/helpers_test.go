@@ -12,7 +12,7 @@ import (
 
 // Paper scales (DESIGN.md): P_tx = 45 dBm, σ² = -95 dBm.
 const (
-	paperPower = 31.622776601683793    // W
+	paperPower = 31.622776601683793     // W
 	paperNoise = 3.1622776601683794e-13 // W
 )
 

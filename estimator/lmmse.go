@@ -76,11 +76,11 @@ func EstimateCovariance(nb, nu int, samples [][]complex128) (Covariance, error) 
 // with h = vec(H), y = vec(Y) (columns stacked). K is computed once in Prepare, through a Cholesky
 // factorisation of the Hermitian positive-definite M R M^H + σ² I; its rows and columns are then
 // permuted so that it maps Y as stored (row-major) to Ĥ as stored, and Estimate is one
-// matrix-vector product of (N_B N_U) x (M_B M_U).
+// matrix-vector product of (N_B N_U) x (M_B M_U), bound by reading K from memory.
 type LMMSE struct {
 	cov    Covariance
 	nh, ny int          // N_B N_U and M_B M_U
-	k      []complex128 // K permuted to row-major Y and Ĥ, nh x ny
+	k      []complex128 // K^T permuted to row-major Y and Ĥ, ny x nh: Ĥ is ny long vector updates
 }
 
 // NewLMMSE returns an LMMSE estimator for channels with covariance cov; call Prepare before
@@ -105,11 +105,14 @@ func (e *LMMSE) Prepare(d beamforming.Design, noise float64) error {
 		return fmt.Errorf("estimator lmmse: prepare: covariance is for %d x %d antennas with %d entries, design has N_B x N_U = %d x %d (want %d entries)",
 			c.NB, c.NU, len(c.R), d.NB, d.NU, nh*nh)
 	}
-	m := d.Measurement()
-	mr := make([]complex128, ny*nh)
-	cmat.Mul(mr, blas.NoTrans, m, ny, nh, blas.NoTrans, c.R, nh, nh)
-	a := make([]complex128, ny*ny)
-	cmat.Mul(a, blas.NoTrans, mr, ny, nh, blas.ConjTrans, m, ny, nh)
+	// M R and M R M^H = M (M R)^H through the Kronecker structure of M.
+	wh := make([]complex128, d.MB*d.NB)
+	cmat.ConjTranspose(wh, d.W, d.NB, d.MB)
+	g := d.G()
+	mr := mulM(d, wh, g, c.R, nh)
+	rmh := make([]complex128, nh*ny)
+	cmat.ConjTranspose(rmh, mr, ny, nh)
+	a := mulM(d, wh, g, rmh, ny)
 	for i := range ny {
 		a[i*ny+i] += complex(noise, 0)
 	}
@@ -119,15 +122,15 @@ func (e *LMMSE) Prepare(d beamforming.Design, noise float64) error {
 		return fmt.Errorf("estimator lmmse: prepare: M R M^H + σ² I: %w", err)
 	}
 	// Row i*N_U+k of the stored K is vec index i+N_B*k; column b*M_U+u is vec index b+M_B*u.
-	k := make([]complex128, nh*ny)
-	for i := range d.NB {
-		for kk := range d.NU {
-			row := k[(i*d.NU+kk)*ny:][:ny]
-			col := i + d.NB*kk
-			for b := range d.MB {
-				for u := range d.MU {
-					v := kh[(b+d.MB*u)*nh+col]
-					row[b*d.MU+u] = complex(real(v), -imag(v))
+	k := make([]complex128, ny*nh)
+	for b := range d.MB {
+		for u := range d.MU {
+			row := k[(b*d.MU+u)*nh:][:nh]
+			src := kh[(b+d.MB*u)*nh:][:nh]
+			for i := range d.NB {
+				for kk := range d.NU {
+					v := src[i+d.NB*kk]
+					row[i*d.NU+kk] = complex(real(v), -imag(v))
 				}
 			}
 		}
@@ -136,12 +139,33 @@ func (e *LMMSE) Prepare(d beamforming.Design, noise float64) error {
 	return nil
 }
 
+// mulM returns M X ((M_B M_U) x r) for X ((N_B N_U) x r, row-major), M = G^T ⊗ W^H, without
+// forming M. Rows i + N_B k (i < N_B) of X form a contiguous block X_k, and
+//
+//	(M X)[b + M_B u] = sum_k G[k][u] (W^H X_k)[b],
+//
+// so the work is N_U products (M_B x N_B)(N_B x r) plus M_B M_U N_U row updates: N_B N_U M_B r
+// multiplications instead of the dense N_B N_U M_B M_U r. wh is W^H (M_B x N_B).
+func mulM(d beamforming.Design, wh, g, x []complex128, r int) []complex128 {
+	out := make([]complex128, d.MB*d.MU*r)
+	p := make([]complex128, d.MB*r)
+	for k := range d.NU {
+		cmat.Mul(p, blas.NoTrans, wh, d.MB, d.NB, blas.NoTrans, x[k*d.NB*r:(k+1)*d.NB*r], d.NB, r)
+		for u := range d.MU {
+			for b := range d.MB {
+				cmat.Axpy(g[k*d.MU+u], p[b*r:(b+1)*r], out[(b+d.MB*u)*r:(b+d.MB*u+1)*r])
+			}
+		}
+	}
+	return out
+}
+
 // Estimate writes Ĥ = K y into dst.
 func (e *LMMSE) Estimate(dst, y []complex128) error {
 	if err := checkIO(e.Name(), e.k != nil, dst, y, e.nh, e.ny); err != nil {
 		return err
 	}
-	cmat.MulVec(dst, blas.NoTrans, e.k, e.nh, e.ny, y)
+	cmat.MulVec(dst, blas.Trans, e.k, e.ny, e.nh, y)
 	return nil
 }
 

@@ -58,6 +58,23 @@ func TestLMMSEIIDIsOneOverOnePlusSNR(t *testing.T) {
 	}
 }
 
+// mulM (the Kronecker product M X) equals the dense Measurement() times X.
+func TestMulMEqualsDense(t *testing.T) {
+	rng := rand.New(rand.NewPCG(28, 29))
+	const nb, nu, mb, mu, r = 6, 3, 4, 2, 5
+	d := randomDesign(rng, nb, nu, mb, mu, paperPower)
+	x := iidChannel(rng, nb*nu*r, 1)
+	wh := make([]complex128, mb*nb)
+	cmat.ConjTranspose(wh, d.W, nb, mb)
+	got := mulM(d, wh, d.G(), x, r)
+	want := make([]complex128, mb*mu*r)
+	cmat.Mul(want, blas.NoTrans, d.Measurement(), mb*mu, nb*nu, blas.NoTrans, x, nb*nu, r)
+	// Same sums in a different order: agreement to a few ulps of the O(sqrt(P)) entries.
+	if diff := NMSE(want, got); diff > 1e-26 {
+		t.Errorf("||dense - Kronecker||^2 / ||dense||^2 = %g > 1e-26", diff)
+	}
+}
+
 // lmmseErrorCovariance returns C_e = R - R M^H (M R M^H + σ² I)^{-1} M R, the error covariance of
 // the LMMSE estimate (in the vec ordering).
 func lmmseErrorCovariance(t *testing.T, d beamforming.Design, r []complex128, noise float64) []complex128 {

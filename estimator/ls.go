@@ -23,9 +23,10 @@ import (
 // which drops the part of H that the design does not observe. It uses no noise or channel statistics.
 type LS struct {
 	nb, nu, mb, mu int
-	pw             []complex128 // pinv(W^H), N_B x M_B
+	pwt            []complex128 // pinv(W^H)^T, M_B x N_B
 	pg             []complex128 // pinv(G), M_U x N_U
-	yg             []complex128 // scratch Y pinv(G), M_B x N_U
+	gy             []complex128 // scratch (Y pinv(G))^T, N_U x M_B
+	ht             []complex128 // scratch Ĥ^T, N_U x N_B
 }
 
 // NewLS returns an LS estimator; call Prepare before Estimate.
@@ -46,24 +47,35 @@ func (e *LS) Prepare(d beamforming.Design, noise float64) error {
 	if err := cmat.Pinv(pinvW, d.W, d.NB, d.MB); err != nil {
 		return fmt.Errorf("estimator ls: prepare: pinv(W): %w", err)
 	}
-	pw := make([]complex128, d.NB*d.MB)
-	cmat.ConjTranspose(pw, pinvW, d.MB, d.NB)
+	// pinv(W^H)^T = conj(pinv(W)).
+	for i, v := range pinvW {
+		pinvW[i] = complex(real(v), -imag(v))
+	}
 	pg := make([]complex128, d.MU*d.NU)
 	if err := cmat.Pinv(pg, d.G(), d.NU, d.MU); err != nil {
 		return fmt.Errorf("estimator ls: prepare: pinv(G): %w", err)
 	}
-	*e = LS{nb: d.NB, nu: d.NU, mb: d.MB, mu: d.MU, pw: pw, pg: pg, yg: make([]complex128, d.MB*d.NU)}
+	*e = LS{nb: d.NB, nu: d.NU, mb: d.MB, mu: d.MU, pwt: pinvW, pg: pg,
+		gy: make([]complex128, d.NU*d.MB), ht: make([]complex128, d.NU*d.NB)}
 	return nil
 }
 
-// Estimate writes Ĥ = pinv(W^H) (Y pinv(G)) into dst; the right product first is the cheaper order
-// (M_B M_U N_U + N_B M_B N_U multiplications instead of N_B M_B M_U + N_B M_U N_U).
+// Estimate writes Ĥ = pinv(W^H) (Y pinv(G)) into dst. The right product first is the cheaper
+// order (M_B M_U N_U + N_B M_B N_U multiplications instead of N_B M_B M_U + N_B M_U N_U); the left
+// one runs column by column of Ĥ, each an N_B-long vector update per observation row.
 func (e *LS) Estimate(dst, y []complex128) error {
-	if err := checkIO(e.Name(), e.pw != nil, dst, y, e.nb*e.nu, e.mb*e.mu); err != nil {
+	if err := checkIO(e.Name(), e.pwt != nil, dst, y, e.nb*e.nu, e.mb*e.mu); err != nil {
 		return err
 	}
-	cmat.Mul(e.yg, blas.NoTrans, y, e.mb, e.mu, blas.NoTrans, e.pg, e.mu, e.nu)
-	cmat.Mul(dst, blas.NoTrans, e.pw, e.nb, e.mb, blas.NoTrans, e.yg, e.mb, e.nu)
+	cmat.Mul(e.gy, blas.Trans, e.pg, e.mu, e.nu, blas.Trans, y, e.mb, e.mu)
+	for k := range e.nu {
+		cmat.MulVec(e.ht[k*e.nb:(k+1)*e.nb], blas.Trans, e.pwt, e.mb, e.nb, e.gy[k*e.mb:(k+1)*e.mb])
+	}
+	for k := range e.nu {
+		for i, v := range e.ht[k*e.nb : (k+1)*e.nb] {
+			dst[i*e.nu+k] = v
+		}
+	}
 	return nil
 }
 

@@ -75,25 +75,29 @@ func newDictionary(u UPA, oversample int) dictionary {
 	return dictionary{nh: u.Nh, gh: gh, gv: gv, rootH: roots(gh), rootV: roots(gv), scale: 1 / math.Sqrt(float64(u.Nh*u.Nv))}
 }
 
+// elem is entry i of atom a. The exponents are reduced modulo the grid so that the tables hold
+// them exactly.
+func (d dictionary) elem(i, a int) complex128 {
+	h, v := i%d.nh, i/d.nh
+	ph, pv := a%d.gh, a/d.gh
+	return d.rootH[h*ph%d.gh] * d.rootV[v*pv%d.gv] * complex(d.scale, 0)
+}
+
 // atom writes atom a into dst (N_h N_v entries).
 func (d dictionary) atom(dst []complex128, a int) {
-	ph, pv := a%d.gh, a/d.gh
 	for i := range dst {
-		h, v := i%d.nh, i/d.nh
-		// The exponents are reduced modulo the grid so that the tables hold them exactly.
-		dst[i] = d.rootH[h*ph%d.gh] * d.rootV[v*pv%d.gv] * complex(d.scale, 0)
+		dst[i] = d.elem(i, a)
 	}
 }
 
-// matrix returns the whole dictionary, n x (gh gv) with the atoms as columns.
+// matrix returns the whole dictionary, n x (gh gv) with the atoms as columns, filled row by row.
 func (d dictionary) matrix(n int) []complex128 {
 	na := d.gh * d.gv
 	m := make([]complex128, n*na)
-	col := make([]complex128, n)
-	for a := range na {
-		d.atom(col, a)
-		for i, v := range col {
-			m[i*na+a] = v
+	for i := range n {
+		row := m[i*na : (i+1)*na]
+		for a := range row {
+			row[a] = d.elem(i, a)
 		}
 	}
 	return m
@@ -137,15 +141,21 @@ type OMP struct {
 	ab, au int     // dictionary sizes A_B, A_U
 	thr    float64 // ResidualFactor · M_B M_U σ²
 
-	bh   []complex128 // normalised B^H, A_B x M_B: row a is (W^H a_B(a))^H / ||W^H a_B(a)||
+	// bht is conj(B) with unit-norm columns (the normalised B^H, transposed), M_B x A_B: column a
+	// is conj(W^H a_B(a)) / ||W^H a_B(a)||. Stored so that products with B^H are M_B updates of
+	// A_B-long vectors rather than A_B short dot products.
+	bht  []complex128
 	bn   []float64    // ||W^H a_B(a)||
 	uc   []complex128 // U^T, A_U x M_U: row u is G^T a_U(u)
 	ub   []complex128 // normalised conj(U)^T, A_U x M_U: row u is conj(G^T a_U(u)) / ||G^T a_U(u)||
 	last int          // atoms used by the last Estimate
 
 	// Per-Estimate scratch, sized in Prepare.
-	d0    []complex128 // B^H Y (normalised rows), A_B x M_U
-	drow  []complex128 // one row of B^H R, M_U
+	yt    []complex128 // Y^T, M_U x M_B
+	d0t   []complex128 // (normalised B^H Y)^T, M_U x A_B: one contiguous matrix-vector product per column of Y
+	dt    []complex128 // (normalised B^H R)^T, M_U x A_B
+	dn    []float64    // squared norms of the columns of dt (rows of B^H R)
+	row   []complex128 // one row of B^H R, M_U
 	g     []complex128 // row j: normalised B^H b_j, MaxPaths x A_B
 	v     []complex128 // row j: x_j u_j, MaxPaths x M_U
 	sel   [][2]int     // selected atoms (b, u)
@@ -192,24 +202,39 @@ func (e *OMP) Prepare(d beamforming.Design, noise float64) error {
 	dB, dU := newDictionary(c.BS, c.Oversample), newDictionary(c.UE, c.Oversample)
 	ab, au := dB.gh*dB.gv, dU.gh*dU.gv
 
-	// B^H = D_B^H W (A_B x M_B); U^T = D_U^T G (A_U x M_U).
-	bh := make([]complex128, ab*d.MB)
-	cmat.Mul(bh, blas.ConjTrans, dB.matrix(d.NB), d.NB, ab, blas.NoTrans, d.W, d.NB, d.MB)
-	bn := normaliseRows(bh, ab, d.MB)
+	// bht = conj(W^H D_B) with unit-norm columns; U^T = D_U^T G (A_U x M_U), and ub its conjugate
+	// with unit-norm rows.
+	wh := make([]complex128, d.MB*d.NB)
+	cmat.ConjTranspose(wh, d.W, d.NB, d.MB)
+	bht := make([]complex128, d.MB*ab)
+	cmat.Mul(bht, blas.NoTrans, wh, d.MB, d.NB, blas.NoTrans, dB.matrix(d.NB), d.NB, ab)
+	bn := make([]float64, ab)
+	for i, v := range bht {
+		bn[i%ab] += real(v)*real(v) + imag(v)*imag(v)
+	}
+	atomNorms(bn)
+	for i, v := range bht {
+		bht[i] = scaleConj(v, bn[i%ab])
+	}
 	uc := make([]complex128, au*d.MU)
 	cmat.Mul(uc, blas.Trans, dU.matrix(d.NU), d.NU, au, blas.NoTrans, d.G(), d.NU, d.MU)
+	un := make([]float64, au)
+	for i, v := range uc {
+		un[i/d.MU] += real(v)*real(v) + imag(v)*imag(v)
+	}
+	atomNorms(un)
 	ub := make([]complex128, au*d.MU)
 	for i, v := range uc {
-		ub[i] = cmplx.Conj(v)
+		ub[i] = scaleConj(v, un[i/d.MU])
 	}
-	normaliseRows(ub, au, d.MU)
 
 	k, ny := c.MaxPaths, d.MB*d.MU
 	*e = OMP{
 		cfg: c, dB: dB, dU: dU, nb: d.NB, nu: d.NU, mb: d.MB, mu: d.MU, ab: ab, au: au,
 		thr: c.ResidualFactor * float64(ny) * noise,
-		bh:  bh, bn: bn, uc: uc, ub: ub,
-		d0: make([]complex128, ab*d.MU), drow: make([]complex128, d.MU),
+		bht: bht, bn: bn, uc: uc, ub: ub,
+		yt: make([]complex128, d.MU*d.MB), d0t: make([]complex128, d.MU*ab),
+		dt: make([]complex128, d.MU*ab), dn: make([]float64, ab), row: make([]complex128, d.MU),
 		g: make([]complex128, k*ab), v: make([]complex128, k*d.MU), sel: make([][2]int, k),
 		q: make([]complex128, k*ny), rt: make([]complex128, k*k), z: make([]complex128, k), x: make([]complex128, k),
 		r: make([]complex128, ny), w: make([]complex128, ny), bcol: make([]complex128, d.MB),
@@ -218,41 +243,47 @@ func (e *OMP) Prepare(d beamforming.Design, noise float64) error {
 	return nil
 }
 
-// normaliseRows scales each row of the r x c matrix m to unit norm and returns the norms; rows
-// below the unseenAtom fraction of the largest squared norm are set to zero (norm 0).
-func normaliseRows(m []complex128, r, c int) []float64 {
-	norms := make([]float64, r)
-	var top float64
-	for i := range r {
-		norms[i] = cmat.Norm2(m[i*c : (i+1)*c])
-		top = max(top, norms[i])
+// atomNorms turns squared image norms into norms, zeroing those below the unseenAtom fraction of
+// the largest.
+func atomNorms(sq []float64) {
+	top := 0.0
+	for _, v := range sq {
+		top = max(top, v)
 	}
-	for i := range r {
-		row := m[i*c : (i+1)*c]
-		if !(norms[i] > unseenAtom*top) {
-			clear(row)
-			norms[i] = 0
-			continue
-		}
-		norms[i] = math.Sqrt(norms[i])
-		inv := complex(1/norms[i], 0)
-		for j := range row {
-			row[j] *= inv
+	for i, v := range sq {
+		if v > unseenAtom*top {
+			sq[i] = math.Sqrt(v)
+		} else {
+			sq[i] = 0
 		}
 	}
-	return norms
+}
+
+// scaleConj returns conj(v)/n, or 0 for an unseen atom (n = 0).
+func scaleConj(v complex128, n float64) complex128 {
+	if n == 0 {
+		return 0
+	}
+	return complex(real(v)/n, -imag(v)/n)
 }
 
 // Estimate runs OMP on y and writes Ĥ = sum_k x_k a_B(b_k) a_U(u_k)^T into dst.
 func (e *OMP) Estimate(dst, y []complex128) error {
 	ny := e.mb * e.mu
-	if err := checkIO(e.Name(), e.bh != nil, dst, y, e.nb*e.nu, ny); err != nil {
+	if err := checkIO(e.Name(), e.bht != nil, dst, y, e.nb*e.nu, ny); err != nil {
 		return err
 	}
 	copy(e.r, y)
 	res := cmat.Norm2(y)
 	thr := max(e.thr, residualFloor*res)
-	cmat.Mul(e.d0, blas.NoTrans, e.bh, e.ab, e.mb, blas.NoTrans, y, e.mb, e.mu)
+	for b := range e.mb {
+		for m := range e.mu {
+			e.yt[m*e.mb+b] = y[b*e.mu+m]
+		}
+	}
+	for m := range e.mu {
+		cmat.MulVec(e.d0t[m*e.ab:(m+1)*e.ab], blas.Trans, e.bht, e.mb, e.ab, e.yt[m*e.mb:(m+1)*e.mb])
+	}
 	k := 0
 	for k < e.cfg.MaxPaths && res > thr {
 		b, u := e.best(k)
@@ -285,28 +316,54 @@ func (e *OMP) Estimate(dst, y []complex128) error {
 }
 
 // best returns the atom (b, u) with the largest normalised correlation |C[b][u]|^2 with the
-// residual after k atoms, or b = -1 if every correlation is zero. Row b of B^H R is formed on the
-// fly as d0[b] - sum_j g[j][b] v[j].
+// residual after k atoms, or b = -1 if every correlation is zero.
+//
+// Row b of C is d_b^T conj(U) with d_b = row b of the normalised B^H R, formed (transposed, so
+// that each update is one long vector operation) as B^H Y - sum_j g_j v_j^T. The columns of conj(U)
+// have unit norm, so |C[b][u]|^2 <= ||d_b||^2 (Cauchy–Schwarz): starting from the row with the
+// largest ||d_b||, rows whose norm cannot beat the best score so far are skipped. The result is
+// that of a full scan; usually most rows go.
 func (e *OMP) best(k int) (int, int) {
-	mu := e.mu
-	bb, bu, top := -1, -1, 0.0
-	d := e.drow
-	for b := range e.ab {
-		copy(d, e.d0[b*mu:(b+1)*mu])
+	mu, ab := e.mu, e.ab
+	copy(e.dt, e.d0t)
+	clear(e.dn)
+	for m := range mu {
+		dm := e.dt[m*ab : (m+1)*ab]
 		for j := range k {
-			gj := e.g[j*e.ab+b]
-			for m, vm := range e.v[j*mu : (j+1)*mu] {
-				d[m] -= gj * vm
-			}
+			cmat.Axpy(-e.v[j*mu+m], e.g[j*ab:(j+1)*ab], dm)
+		}
+		for b, v := range dm {
+			e.dn[b] += real(v)*real(v) + imag(v)*imag(v)
+		}
+	}
+	bmax, nmax := -1, 0.0
+	for b, n := range e.dn {
+		if n > nmax {
+			bmax, nmax = b, n
+		}
+	}
+	if bmax < 0 {
+		return -1, -1
+	}
+	bb, bu, top := -1, -1, 0.0
+	scan := func(b int) {
+		for m := range e.row {
+			e.row[m] = e.dt[m*ab+b]
 		}
 		for u := range e.au {
 			var c complex128
 			for m, um := range e.ub[u*mu : (u+1)*mu] {
-				c += d[m] * um
+				c += e.row[m] * um
 			}
 			if s := real(c)*real(c) + imag(c)*imag(c); s > top {
 				bb, bu, top = b, u, s
 			}
+		}
+	}
+	scan(bmax)
+	for b, n := range e.dn {
+		if n > top && b != bmax {
+			scan(b)
 		}
 	}
 	return bb, bu
@@ -319,10 +376,10 @@ func (e *OMP) best(k int) (int, int) {
 // nothing, if Φ is numerically in the span of the atoms already selected.
 func (e *OMP) appendAtom(k, b, u int) bool {
 	ny, mp := e.mb*e.mu, e.cfg.MaxPaths
-	// b_col = W^H a_B(b) = conj(row b of the normalised B^H) · ||W^H a_B(b)||.
+	// b_col = W^H a_B(b) = conj(column b of bht) · ||W^H a_B(b)||.
 	nb := complex(e.bn[b], 0)
-	for i, v := range e.bh[b*e.mb : (b+1)*e.mb] {
-		e.bcol[i] = cmplx.Conj(v) * nb
+	for i := range e.bcol {
+		e.bcol[i] = cmplx.Conj(e.bht[i*e.ab+b]) * nb
 	}
 	ucol := e.uc[u*e.mu : (u+1)*e.mu]
 	for i, bv := range e.bcol {
@@ -363,7 +420,7 @@ func (e *OMP) appendAtom(k, b, u int) bool {
 	for i, qv := range qk {
 		e.r[i] -= zk * qv
 	}
-	cmat.MulVec(e.g[k*e.ab:(k+1)*e.ab], blas.NoTrans, e.bh, e.ab, e.mb, e.bcol)
+	cmat.MulVec(e.g[k*e.ab:(k+1)*e.ab], blas.Trans, e.bht, e.mb, e.ab, e.bcol)
 	return true
 }
 
