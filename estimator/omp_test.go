@@ -174,6 +174,44 @@ func TestOMPStoppingRules(t *testing.T) {
 	}
 }
 
+// When the atom images span only part of the observation space (M_B = 6 beams of a 4-element
+// BS: the images span 4 dimensions of 6), the noise outside that span never leaves the residual.
+// Forced on by ResidualFactor 0, OMP spans the 4 dimensions and then stops, since any further
+// atom lies in the span, instead of fitting round-off; its estimate is then the LS one.
+func TestOMPStopsWhenTheAtomsAreExhausted(t *testing.T) {
+	rng := rand.New(rand.NewPCG(37, 38))
+	cfg := DefaultOMPConfig(UPA{2, 2}, UPA{1, 1})
+	cfg.MaxPaths, cfg.ResidualFactor = 10, 0
+	d := randomDesign(rng, 4, 1, 6, 1, paperPower)
+	h := iidChannel(rng, 4, 1e-11)
+	y := observe(rng, d, h, paperNoise)
+	e, err := NewOMP(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := NewLS()
+	for _, est := range []Estimator{e, ls} {
+		if err := est.Prepare(d, paperNoise); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, want := make([]complex128, 4), make([]complex128, 4)
+	if err := e.Estimate(got, y); err != nil {
+		t.Fatal(err)
+	}
+	if err := ls.Estimate(want, y); err != nil {
+		t.Fatal(err)
+	}
+	if e.Paths() != 4 {
+		t.Errorf("%d atoms, want 4 (the dimension the atoms span)", e.Paths())
+	}
+	// Both are least-squares fits over the same 4-dimensional subspace, computed differently;
+	// 1e-20 as NMSE is a relative difference of 1e-10.
+	if diff := NMSE(want, got); diff > 1e-20 {
+		t.Errorf("OMP differs from LS by %g (NMSE)", diff)
+	}
+}
+
 func sq2(v []complex128) float64 {
 	var s float64
 	for _, x := range v {

@@ -135,6 +135,12 @@ func TestConjTranspose(t *testing.T) {
 	}
 }
 
+func TestNorm2(t *testing.T) {
+	if got := Norm2([]complex128{3 + 4i, -1, 2i}); got != 30 {
+		t.Errorf("Norm2 = %g, want 25 + 1 + 4 = 30", got)
+	}
+}
+
 func TestMulShapePanics(t *testing.T) {
 	defer func() {
 		if recover() == nil {
