@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/viper"
 )
@@ -34,6 +35,10 @@ type Config struct {
 	Users        Users        `mapstructure:"users"`
 	Heatmap      Heatmap      `mapstructure:"heatmap"`
 	Trajectories Trajectories `mapstructure:"trajectories"`
+	Beamforming  Beamforming  `mapstructure:"beamforming"`
+	Radio        Radio        `mapstructure:"radio"`
+	Estimators   Estimators   `mapstructure:"estimators"`
+	Telemetry    Telemetry    `mapstructure:"telemetry"`
 	Daemon       Daemon       `mapstructure:"daemon"`
 
 	// Dir is the directory relative paths in the file resolve against ("" for embedded files).
@@ -129,10 +134,82 @@ type Trajectories struct {
 	Evaluation  [][]float64 `mapstructure:"evaluation"`
 }
 
+type Beams struct {
+	Codebook string `mapstructure:"codebook"`
+	Beams    int    `mapstructure:"beams"`
+}
+
+type Impairments struct {
+	GainStdDB       float64 `mapstructure:"gain_std_db"`
+	PhaseStdDeg     float64 `mapstructure:"phase_std_deg"`
+	InsertionLossDB float64 `mapstructure:"insertion_loss_db"`
+	Seed            uint64  `mapstructure:"seed"`
+}
+
+type Beamforming struct {
+	Bits        int         `mapstructure:"bits"`
+	Combiner    Beams       `mapstructure:"combiner"`
+	Precoder    Beams       `mapstructure:"precoder"`
+	Seed        uint64      `mapstructure:"seed"`
+	Impairments Impairments `mapstructure:"impairments"`
+}
+
+type Radio struct {
+	Backend string `mapstructure:"backend"`
+	Dataset string `mapstructure:"dataset"`
+	Seed    uint64 `mapstructure:"seed"`
+}
+
+type LMMSE struct {
+	Dataset string `mapstructure:"dataset"`
+}
+
+type OMP struct {
+	Oversample     int     `mapstructure:"oversample"`
+	MaxPaths       int     `mapstructure:"max_paths"`
+	ResidualFactor float64 `mapstructure:"residual_factor"`
+}
+
+type Estimators struct {
+	Run   []string `mapstructure:"run"`
+	LMMSE LMMSE    `mapstructure:"lmmse"`
+	OMP   OMP      `mapstructure:"omp"`
+}
+
+type InfluxDB struct {
+	URL       string        `mapstructure:"url"`
+	Org       string        `mapstructure:"org"`
+	Bucket    string        `mapstructure:"bucket"`
+	TokenEnv  string        `mapstructure:"token_env"`
+	TokenFile string        `mapstructure:"token_file"`
+	Timeout   time.Duration `mapstructure:"timeout"`
+}
+
+type TelemetryFile struct {
+	Dir      string `mapstructure:"dir"`
+	Database string `mapstructure:"database"`
+}
+
+type TelemetryBuffer struct {
+	Limit         int           `mapstructure:"limit"`
+	BatchSize     int           `mapstructure:"batch_size"`
+	FlushInterval time.Duration `mapstructure:"flush_interval"`
+	RetryMin      time.Duration `mapstructure:"retry_min"`
+	RetryMax      time.Duration `mapstructure:"retry_max"`
+}
+
+type Telemetry struct {
+	File     TelemetryFile   `mapstructure:"file"`
+	InfluxDB InfluxDB        `mapstructure:"influxdb"`
+	Buffer   TelemetryBuffer `mapstructure:"buffer"`
+}
+
 type Daemon struct {
-	Intervals     int     `mapstructure:"intervals"`
-	Realtime      bool    `mapstructure:"realtime"`
-	SummaryEveryS float64 `mapstructure:"summary_every_s"`
+	Intervals      int     `mapstructure:"intervals"`
+	Realtime       bool    `mapstructure:"realtime"`
+	SummaryEveryS  float64 `mapstructure:"summary_every_s"`
+	StatusAddr     string  `mapstructure:"status_addr"`
+	ReferenceEvery int     `mapstructure:"reference_every"`
 }
 
 // Load reads a configuration file; an empty path is the embedded default (which needs no files).

@@ -53,6 +53,22 @@ func TestBadConfigsNameTheKey(t *testing.T) {
 		{"trajectories:\n  region: [1, 2, 3]\n", "trajectories.region: must have 4"},
 		{"trajectories:\n  region: [1, 2, 0, 3]\n", "trajectories.region: want [x0, y0, x1, y1]"},
 		{"rf: [\n", "parse config"},
+		{"beamforming:\n  combiner: {codebook: dft, beams: 101}\n", "beamforming.combiner.beams: a dft codebook on 100 elements allows 1..100 beams (got 101)"},
+		{"beamforming:\n  precoder: {codebook: hadamard, beams: 8}\n", "beamforming.precoder.beams: a hadamard codebook on 4 elements allows 1..4"},
+		{"beamforming:\n  combiner: {codebook: hadamard}\n", "beamforming.combiner.codebook: a hadamard codebook cannot be built on 100 elements"},
+		{"beamforming:\n  combiner: {codebook: butler}\n", "beamforming.combiner.codebook: must be one of"},
+		{"beamforming:\n  bits: 0\n", "beamforming.bits"},
+		{"estimators:\n  run: [ls, mmse]\n", "estimators.run[1]: unknown estimator \"mmse\""},
+		{"estimators:\n  run: [ls, ls]\n", "estimators.run[1]: ls is listed twice"},
+		{"estimators:\n  run: []\n", "estimators.run: must list at least one"},
+		{"estimators:\n  lmmse: {dataset: /nonexistent/train.npz}\n", "estimators.lmmse.dataset: stat /nonexistent/train.npz"},
+		{"radio:\n  dataset: /nonexistent/eval.npz\n", "radio.dataset: stat /nonexistent/eval.npz"},
+		{"radio:\n  backend: usrp\n", "radio.backend: must be sim"},
+		{"telemetry:\n  influxdb: {url: \"localhost:8086\"}\n", "telemetry.influxdb.url"},
+		{"telemetry:\n  buffer: {limit: 10, batch_size: 20}\n", "telemetry.buffer.batch_size"},
+		{"telemetry:\n  buffer: {flush_interval: soon}\n", "flush_interval"},
+		{"telemetry:\n  influxdb: {url: \"ftp://h:1\"}\n", "telemetry.influxdb.url"},
+		{"daemon:\n  status_addr: localhost\n", "daemon.status_addr: want HOST:PORT"},
 	} {
 		_, err := Parse([]byte(tc.yaml), "test.yaml")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

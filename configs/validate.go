@@ -4,8 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
+	"os"
+	"slices"
 	"strings"
 
+	"github.com/cctrack/cctrack/beamforming"
 	"github.com/cctrack/cctrack/sim/material"
 )
 
@@ -124,11 +128,95 @@ func (c Config) Validate() error {
 		v.point(fmt.Sprintf("trajectories.evaluation[%d]", i), p, 2)
 	}
 
+	c.validateTestbed(&v)
+
 	if c.Daemon.Intervals < 0 {
 		v.fail("daemon.intervals", "must be >= 0 (got %d)", c.Daemon.Intervals)
 	}
 	v.positive("daemon.summary_every_s", c.Daemon.SummaryEveryS)
+	if a := c.Daemon.StatusAddr; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			v.fail("daemon.status_addr", "want HOST:PORT or \"\" (got %q)", a)
+		}
+	}
+	if c.Daemon.ReferenceEvery < 0 {
+		v.fail("daemon.reference_every", "must be >= 0 (got %d)", c.Daemon.ReferenceEvery)
+	}
 	return errors.Join(v.errs...)
+}
+
+// EstimatorNames are the estimators estimators.run may list.
+var EstimatorNames = []string{"ls", "lmmse", "omp"}
+
+// validateTestbed checks the beamforming, radio, estimators and telemetry sections.
+func (c Config) validateTestbed(v *validator) {
+	b := c.Beamforming
+	if err := (beamforming.PhaseShifter{Bits: b.Bits}).Validate(); err != nil {
+		v.fail("beamforming.bits", "%v", err)
+	}
+	for _, s := range []struct {
+		key   string
+		beams Beams
+		n     int
+	}{{"beamforming.combiner", b.Combiner, c.BS.Array.Nh * c.BS.Array.Nv}, {"beamforming.precoder", b.Precoder, c.UE.Array.Nh * c.UE.Array.Nv}} {
+		if !slices.Contains(beamforming.Kinds(), s.beams.Codebook) {
+			v.fail(s.key+".codebook", "must be one of %s (got %q)", strings.Join(beamforming.Kinds(), ", "), s.beams.Codebook)
+			continue
+		}
+		most := beamforming.MaxBeams(s.beams.Codebook, s.n)
+		if most == 0 {
+			v.fail(s.key+".codebook", "a %s codebook cannot be built on %d elements", s.beams.Codebook, s.n)
+		} else if s.beams.Beams < 1 || s.beams.Beams > most {
+			v.fail(s.key+".beams", "a %s codebook on %d elements allows 1..%d beams (got %d)", s.beams.Codebook, s.n, most, s.beams.Beams)
+		}
+	}
+	im := b.Impairments
+	v.nonNegative("beamforming.impairments.gain_std_db", im.GainStdDB)
+	v.nonNegative("beamforming.impairments.phase_std_deg", im.PhaseStdDeg)
+	v.nonNegative("beamforming.impairments.insertion_loss_db", im.InsertionLossDB)
+
+	if c.Radio.Backend != "sim" {
+		v.fail("radio.backend", "must be sim (got %q)", c.Radio.Backend)
+	}
+	v.file("radio.dataset", c.Resolve(c.Radio.Dataset))
+
+	if len(c.Estimators.Run) == 0 {
+		v.fail("estimators.run", "must list at least one of %s", strings.Join(EstimatorNames, ", "))
+	}
+	for i, name := range c.Estimators.Run {
+		if !slices.Contains(EstimatorNames, name) {
+			v.fail(fmt.Sprintf("estimators.run[%d]", i), "unknown estimator %q (known: %s)", name, strings.Join(EstimatorNames, ", "))
+		} else if slices.Index(c.Estimators.Run, name) != i {
+			v.fail(fmt.Sprintf("estimators.run[%d]", i), "%s is listed twice", name)
+		}
+	}
+	v.file("estimators.lmmse.dataset", c.Resolve(c.Estimators.LMMSE.Dataset))
+	o := c.Estimators.OMP
+	v.positiveInt("estimators.omp.oversample", o.Oversample)
+	v.positiveInt("estimators.omp.max_paths", o.MaxPaths)
+	v.positive("estimators.omp.residual_factor", o.ResidualFactor)
+
+	if err := c.FileConfig("run").Validate(); c.Telemetry.File.Dir != "" && err != nil {
+		v.errs = append(v.errs, err) // names its telemetry.file key
+	}
+	if c.Telemetry.InfluxDB.URL != "" {
+		if err := c.InfluxConfig().Validate(); err != nil {
+			v.errs = append(v.errs, err) // names its telemetry.influxdb key
+		}
+	}
+	if err := c.BufferConfig().Validate(); err != nil {
+		v.errs = append(v.errs, err) // names its telemetry.buffer key
+	}
+}
+
+// file checks that an optional input file exists ("" is fine).
+func (v *validator) file(key, path string) {
+	if path == "" {
+		return
+	}
+	if _, err := os.Stat(path); err != nil {
+		v.fail(key, "%v", err)
+	}
 }
 
 type validator struct{ errs []error }
