@@ -291,4 +291,3 @@ func serveStatus(ctx context.Context, addr string, ctl *controller.Controller, l
 		srv.Shutdown(sctx)
 	}, nil
 }
-
