@@ -17,8 +17,14 @@ func checkNoise(name string, noise float64) error {
 	return nil
 }
 
-// checkIO checks Estimate's buffers against the prepared sizes: y is M_B x M_U, dst N_B x N_U.
+// checkIO checks Estimate's buffers against the prepared sizes (y is M_B x M_U, dst N_B x N_U)
+// and y for NaN or infinite entries, which would otherwise pass silently into Ĥ.
 func checkIO(name string, prepared bool, dst, y []complex128, nh, ny int) error {
+	for i, v := range y {
+		if math.IsNaN(real(v)) || math.IsNaN(imag(v)) || math.IsInf(real(v), 0) || math.IsInf(imag(v), 0) {
+			return fmt.Errorf("estimator %s: estimate: y[%d] = %v is not finite", name, i, v)
+		}
+	}
 	switch {
 	case !prepared:
 		return fmt.Errorf("estimator %s: estimate: %w", name, errNotPrepared)

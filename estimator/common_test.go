@@ -2,6 +2,7 @@ package estimator
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -59,6 +60,13 @@ func TestEstimateErrors(t *testing.T) {
 		}
 		if err := e.Estimate(make([]complex128, 399), make([]complex128, 96)); err == nil || !strings.Contains(err.Error(), "dst has 399 entries") {
 			t.Errorf("%s: short dst: error %v", e.Name(), err)
+		}
+		for _, bad := range []complex128{complex(math.NaN(), 0), complex(0, math.Inf(-1))} {
+			y := make([]complex128, 96)
+			y[17] = bad
+			if err := e.Estimate(make([]complex128, 400), y); err == nil || !strings.Contains(err.Error(), "y[17]") {
+				t.Errorf("%s: y with %v: error %v", e.Name(), bad, err)
+			}
 		}
 	}
 }
