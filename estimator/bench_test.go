@@ -100,3 +100,20 @@ func BenchmarkPrepare(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkEstimateCovariance(b *testing.B) {
+	for _, c := range benchCases {
+		rng := rand.New(rand.NewPCG(53, 54))
+		samples := make([][]complex128, 1000)
+		for i := range samples {
+			samples[i] = rayChannel(rng, c.bs, c.ue, 6, 3e-6)
+		}
+		b.Run(fmt.Sprintf("%s/T=%d", c.name, len(samples)), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := EstimateCovariance(c.bs.Nh*c.bs.Nv, c.ue.Nh*c.ue.Nv, samples); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

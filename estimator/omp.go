@@ -424,7 +424,9 @@ func (e *OMP) appendAtom(k, b, u int) bool {
 	return true
 }
 
-// refit solves R_t x = Q^H y for the k selected coefficients (back substitution) and sets
+// refit solves R_t x = z for the k selected coefficients (back substitution; z_j = q_j^H y, taken
+// as q_j^H of the residual before atom j, which is the same as q_j is orthogonal to the earlier
+// basis vectors) and sets
 // v[j] = x_j u_col(u_j).
 func (e *OMP) refit(k int) {
 	mp := e.cfg.MaxPaths
