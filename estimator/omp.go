@@ -424,10 +424,9 @@ func (e *OMP) appendAtom(k, b, u int) bool {
 	return true
 }
 
-// refit solves R_t x = z for the k selected coefficients (back substitution; z_j = q_j^H y, taken
-// as q_j^H of the residual before atom j, which is the same as q_j is orthogonal to the earlier
-// basis vectors) and sets
-// v[j] = x_j u_col(u_j).
+// refit solves R_t x = z for the k selected coefficients by back substitution and sets
+// v[j] = x_j u_col(u_j). z_j = q_j^H y, computed as q_j^H of the residual before atom j (the same,
+// q_j being orthogonal to the earlier basis vectors).
 func (e *OMP) refit(k int) {
 	mp := e.cfg.MaxPaths
 	for i := k - 1; i >= 0; i-- {
