@@ -72,9 +72,9 @@ type Stats struct {
 //     queue and the goroutine waits (capped exponential backoff, or the server's Retry-After) before trying
 //     again; meanwhile Add keeps queueing, dropping the oldest points (the failed batch first) beyond Limit;
 //   - Permanent and PerPoint: the batch is split in halves, written separately, recursively, so that only the
-//     points at fault end up rejected. For InfluxDB's partial writes (the server stores the good points of a
-//     batch it answers 400) this writes the good points again, which InfluxDB treats as an overwrite with the
-//     same values; k bad points in a batch of n cost about 2k·log2(n) extra requests;
+//     points at fault end up rejected. After an InfluxDB 1.x partial write (it stores the good points of a
+//     batch it answers 400) this writes the good points again, which InfluxDB treats as an overwrite with
+//     the same values; k bad points in a batch of n cost at most 2k·log2(n) extra requests;
 //   - Permanent otherwise: the whole batch is rejected.
 //
 // A Buffer's methods are safe for concurrent use.

@@ -149,7 +149,7 @@ func completeLength(f *os.File, size int64) (int64, error) {
 // with a permanent per-point *WriteError before anything is written; a failed append or sync is cut back,
 // so the file never holds part of a batch that Write reported as failed.
 func (w *FileWriter) Write(ctx context.Context, batch []Point) error {
-	if err := ctx.Err(); err != nil {
+	if err := ctx.Err(); err != nil || len(batch) == 0 {
 		return err
 	}
 	w.mu.Lock()
