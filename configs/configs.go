@@ -199,9 +199,10 @@ type TelemetryBuffer struct {
 }
 
 type Telemetry struct {
-	File     TelemetryFile   `mapstructure:"file"`
-	InfluxDB InfluxDB        `mapstructure:"influxdb"`
-	Buffer   TelemetryBuffer `mapstructure:"buffer"`
+	File            TelemetryFile   `mapstructure:"file"`
+	InfluxDB        InfluxDB        `mapstructure:"influxdb"`
+	Buffer          TelemetryBuffer `mapstructure:"buffer"`
+	ShutdownTimeout time.Duration   `mapstructure:"shutdown_timeout"`
 }
 
 type Daemon struct {

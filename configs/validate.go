@@ -204,6 +204,9 @@ func (c Config) validateTestbed(v *validator) {
 			v.errs = append(v.errs, err) // names its telemetry.influxdb key
 		}
 	}
+	if c.Telemetry.ShutdownTimeout <= 0 {
+		v.fail("telemetry.shutdown_timeout", "must be > 0 (got %v)", c.Telemetry.ShutdownTimeout)
+	}
 	if err := c.BufferConfig().Validate(); err != nil {
 		v.errs = append(v.errs, err) // names its telemetry.buffer key
 	}

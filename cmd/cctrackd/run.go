@@ -60,7 +60,7 @@ func run(ctx context.Context, cfg configs.Config, log *slog.Logger, progressOut 
 	}
 	defer func() {
 		// Flush what is buffered even though ctx is done, but never hang on a dead server.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Telemetry.ShutdownTimeout)
 		defer cancel()
 		for _, b := range sinks {
 			if err := b.Close(fctx); err != nil {
