@@ -27,56 +27,12 @@ import (
 // configured number of intervals is done; a cancelled context is a clean stop. Telemetry is flushed
 // and the radio parked on the way out. Progress bars go to progressOut.
 func run(ctx context.Context, cfg configs.Config, log *slog.Logger, progressOut io.Writer) error {
-	s, err := cfg.NewSimulator(log)
+	tb, err := newTestbed(ctx, cfg, log, progressOut)
 	if err != nil {
 		return err
 	}
-	chans, err := trajectoryChannels(ctx, cfg, s, progressOut)
-	if err != nil {
-		return err
-	}
-	ests, err := newEstimators(ctx, cfg, s, log, progressOut)
-	if err != nil {
-		return err
-	}
-	tx, noise := cfg.Powers()
-	bsImp, ueImp := cfg.Impairments()
-	r, err := simradio.New(simradio.Params{
-		Scene: s.Scene.Name, BS: cfg.BSArray(), UE: cfg.UEArray(), PhaseShifter: cfg.PhaseShifter(),
-		TxPower: tx, Noise: noise, BSImp: bsImp, UEImp: ueImp, Channels: chans, Seed: cfg.Radio.Seed,
-	})
-	if err != nil {
-		return err
-	}
-	setup, err := cfg.Setup()
-	if err != nil {
-		return err
-	}
-
-	runID := fmt.Sprintf("%s-%s", cfg.Name, time.Now().UTC().Format("20060102T150405.000Z"))
-	sinks, err := openTelemetry(cfg, runID, log)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		// Flush what is buffered even though ctx is done, but never hang on a dead server.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Telemetry.ShutdownTimeout)
-		defer cancel()
-		for _, b := range sinks {
-			if err := b.Close(fctx); err != nil {
-				log.Error("telemetry flush failed", "err", err)
-			}
-		}
-	}()
-
-	cc := controller.Config{Run: runID, Setup: setup, Intervals: cfg.Daemon.Intervals, ReferenceEvery: cfg.Daemon.ReferenceEvery}
-	if cfg.Daemon.Realtime {
-		cc.Period = cfg.IntervalPeriod()
-	}
-	ctl, err := controller.New(r, ests, sinks, cc, log)
-	if err != nil {
-		return err
-	}
+	defer tb.close(ctx, cfg.Telemetry.ShutdownTimeout, log)
+	ctl := tb.ctl
 	if cfg.Daemon.StatusAddr != "" {
 		stop, err := serveStatus(ctx, cfg.Daemon.StatusAddr, ctl, log)
 		if err != nil {
@@ -84,9 +40,10 @@ func run(ctx context.Context, cfg configs.Config, log *slog.Logger, progressOut 
 		}
 		defer stop()
 	}
-	log.Info("cctrackd started", "run", runID, "backend", "sim", "bs", cfg.BSArray().String(), "ue", cfg.UEArray().String(),
-		"observations", setup.W.M*setup.F.M, "estimators", strings.Join(cfg.Estimators.Run, ","),
-		"trajectory_steps", len(chans), "intervals", cfg.Daemon.Intervals, "realtime", cfg.Daemon.Realtime)
+	st := ctl.Status()
+	log.Info("cctrackd started", "run", st.Run, "backend", st.Backend, "array", st.Array, "observations", tb.observations,
+		"estimators", strings.Join(cfg.Estimators.Run, ","), "trajectory_steps", tb.steps,
+		"intervals", cfg.Daemon.Intervals, "realtime", cfg.Daemon.Realtime)
 
 	summaryDone := make(chan struct{})
 	sctx, stopSummary := context.WithCancel(ctx)
@@ -111,6 +68,69 @@ func run(ctx context.Context, cfg configs.Config, log *slog.Logger, progressOut 
 	}
 	log.Info("cctrackd stopped cleanly", summary(ctl.Status())...)
 	return nil
+}
+
+// testbed is a built daemon: the controller over the simulated radio and its telemetry sinks.
+type testbed struct {
+	ctl                 *controller.Controller
+	sinks               fanout
+	steps, observations int
+}
+
+// newTestbed builds the simulator, the radio along the evaluation trajectory, the estimators, the
+// telemetry sinks and the controller.
+func newTestbed(ctx context.Context, cfg configs.Config, log *slog.Logger, progressOut io.Writer) (*testbed, error) {
+	s, err := cfg.NewSimulator(log)
+	if err != nil {
+		return nil, err
+	}
+	chans, err := trajectoryChannels(ctx, cfg, s, progressOut)
+	if err != nil {
+		return nil, err
+	}
+	ests, err := newEstimators(ctx, cfg, s, log, progressOut)
+	if err != nil {
+		return nil, err
+	}
+	tx, noise := cfg.Powers()
+	bsImp, ueImp := cfg.Impairments()
+	r, err := simradio.New(simradio.Params{
+		Scene: s.Scene.Name, BS: cfg.BSArray(), UE: cfg.UEArray(), PhaseShifter: cfg.PhaseShifter(),
+		TxPower: tx, Noise: noise, BSImp: bsImp, UEImp: ueImp, Channels: chans, Seed: cfg.Radio.Seed,
+	})
+	if err != nil {
+		return nil, err
+	}
+	setup, err := cfg.Setup()
+	if err != nil {
+		return nil, err
+	}
+	runID := fmt.Sprintf("%s-%s", cfg.Name, time.Now().UTC().Format("20060102T150405.000Z"))
+	cc := controller.Config{Run: runID, Setup: setup, Intervals: cfg.Daemon.Intervals, ReferenceEvery: cfg.Daemon.ReferenceEvery}
+	if cfg.Daemon.Realtime {
+		cc.Period = cfg.IntervalPeriod()
+	}
+	sinks, err := openTelemetry(cfg, runID, log)
+	if err != nil {
+		return nil, err
+	}
+	tb := &testbed{sinks: sinks, steps: len(chans), observations: setup.W.M * setup.F.M}
+	if tb.ctl, err = controller.New(r, ests, sinks, cc, log); err != nil {
+		tb.close(ctx, cfg.Telemetry.ShutdownTimeout, log)
+		return nil, err
+	}
+	return tb, nil
+}
+
+// close flushes the telemetry sinks, even though ctx may be done, but never longer than timeout.
+func (tb *testbed) close(ctx context.Context, timeout time.Duration, log *slog.Logger) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	for _, b := range tb.sinks {
+		if err := b.Close(fctx); err != nil {
+			log.Error("telemetry flush failed", "err", err)
+		}
+	}
 }
 
 // summary is the one-line NMSE summary: intervals, failures and each estimator's mean NMSE (dB).
