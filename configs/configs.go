@@ -206,11 +206,12 @@ type Telemetry struct {
 }
 
 type Daemon struct {
-	Intervals      int     `mapstructure:"intervals"`
-	Realtime       bool    `mapstructure:"realtime"`
-	SummaryEveryS  float64 `mapstructure:"summary_every_s"`
-	StatusAddr     string  `mapstructure:"status_addr"`
-	ReferenceEvery int     `mapstructure:"reference_every"`
+	Intervals      int           `mapstructure:"intervals"`
+	Realtime       bool          `mapstructure:"realtime"`
+	SummaryEveryS  float64       `mapstructure:"summary_every_s"`
+	StatusAddr     string        `mapstructure:"status_addr"`
+	ReferenceEvery int           `mapstructure:"reference_every"`
+	CaptureTimeout time.Duration `mapstructure:"capture_timeout"`
 }
 
 // Load reads a configuration file; an empty path is the embedded default (which needs no files).

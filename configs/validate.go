@@ -139,6 +139,9 @@ func (c Config) Validate() error {
 			v.fail("daemon.status_addr", "want HOST:PORT or \"\" (got %q)", a)
 		}
 	}
+	if c.Daemon.CaptureTimeout <= 0 {
+		v.fail("daemon.capture_timeout", "must be > 0 (got %v)", c.Daemon.CaptureTimeout)
+	}
 	if c.Daemon.ReferenceEvery < 0 {
 		v.fail("daemon.reference_every", "must be >= 0 (got %d)", c.Daemon.ReferenceEvery)
 	}

@@ -106,7 +106,8 @@ func newTestbed(ctx context.Context, cfg configs.Config, log *slog.Logger, progr
 		return nil, err
 	}
 	runID := fmt.Sprintf("%s-%s", cfg.Name, time.Now().UTC().Format("20060102T150405.000Z"))
-	cc := controller.Config{Run: runID, Setup: setup, Intervals: cfg.Daemon.Intervals, ReferenceEvery: cfg.Daemon.ReferenceEvery}
+	cc := controller.Config{Run: runID, Setup: setup, Intervals: cfg.Daemon.Intervals,
+		ReferenceEvery: cfg.Daemon.ReferenceEvery, Timeout: cfg.Daemon.CaptureTimeout}
 	if cfg.Daemon.Realtime {
 		cc.Period = cfg.IntervalPeriod()
 	}

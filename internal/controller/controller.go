@@ -44,6 +44,8 @@ type Config struct {
 	// ReferenceEvery is the reference-sweep period in intervals for radios without a true H; 0 never
 	// sweeps (such a run has no NMSE).
 	ReferenceEvery int
+	// Timeout bounds each radio call (program, capture); 0 leaves them to ctx alone.
+	Timeout time.Duration
 }
 
 // Controller drives one radio. Run it from one goroutine; Status may be called from any.
@@ -61,7 +63,8 @@ type Controller struct {
 	sweepLS    estimator.Estimator
 	programmed *radio.Setup // what the radio holds now
 	capture    radio.Capture
-	interval   int // the next interval's index
+	interval   int  // the next interval's index
+	gap        bool // the previous interval failed: trackers start over
 	ref        radio.Capture
 	refH       []complex128
 	hhat       [][]complex128
@@ -192,6 +195,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		defer t.Stop()
 		tick = t.C
 	}
+	c.gap = true
 	for c.cfg.Intervals == 0 || c.interval < c.cfg.Intervals {
 		if tick != nil {
 			select {
@@ -219,6 +223,7 @@ func (c *Controller) Run(ctx context.Context) error {
 }
 
 func (c *Controller) fail(i int, err error) {
+	c.gap = true
 	c.mu.Lock()
 	c.status.Intervals++
 	c.status.Failed++
@@ -240,15 +245,29 @@ func (c *Controller) program(ctx context.Context, s *radio.Setup) error {
 	return nil
 }
 
-// Step runs one coherence interval.
+// Step runs one coherence interval. Trackers are reset first when the interval sequence has a gap
+// (the start of a run, a failed interval): their state belongs to consecutive intervals.
 func (c *Controller) Step(ctx context.Context) error {
 	i := c.interval
 	c.interval++
+	if c.cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
+		defer cancel()
+	}
 	if err := c.program(ctx, &c.cfg.Setup); err != nil {
 		return err
 	}
 	if err := c.r.Capture(ctx, &c.capture); err != nil {
 		return fmt.Errorf("capture: %w", err)
+	}
+	if c.gap {
+		for _, e := range c.ests {
+			if t, ok := e.(estimator.Tracker); ok {
+				t.Reset()
+			}
+		}
+		c.gap = false
 	}
 	latency := make([]time.Duration, len(c.ests))
 	errs := make([]error, len(c.ests))

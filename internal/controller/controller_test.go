@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/cctrack/cctrack/beamforming"
 	"github.com/cctrack/cctrack/estimator"
@@ -134,10 +137,23 @@ func (f *flaky) Capture(ctx context.Context, c *radio.Capture) error {
 	return f.Radio.Capture(ctx, c)
 }
 
+// resets counts how often the controller restarts a tracker.
+type resets struct {
+	estimator.Estimator
+	n int
+}
+
+func (r *resets) Reset() { r.n++ }
+
+var _ estimator.Tracker = (*resets)(nil)
+
+// Failed intervals are counted, not fatal; each one is a gap in the sequence, so trackers restart
+// after it (and at the start of the run).
 func TestFailedIntervalsAreCountedNotFatal(t *testing.T) {
 	r, setup := testbed(t, 10, 20, false)
 	sink := &collect{}
-	c, err := New(&flaky{Radio: r}, []estimator.Estimator{estimator.NewLS()}, sink, Config{Run: "t", Setup: setup, Intervals: 30}, quiet())
+	tr := &resets{Estimator: estimator.NewLS()}
+	c, err := New(&flaky{Radio: r}, []estimator.Estimator{tr}, sink, Config{Run: "t", Setup: setup, Intervals: 30}, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +164,34 @@ func TestFailedIntervalsAreCountedNotFatal(t *testing.T) {
 	if st.Intervals != 30 || st.Failed != 10 || st.Estimators[0].Scored != 20 || !strings.Contains(st.LastError, "timeout") {
 		t.Errorf("status %+v: want 30 intervals, 10 failed, 20 scored, a timeout error", st)
 	}
+	if tr.n != 10 {
+		t.Errorf("tracker reset %d times, want 10 (the start, and after each failure but the last, interval 30)", tr.n)
+	}
+}
+
+// slow never answers a capture; the controller's timeout must end the call.
+type slow struct{ radio.Radio }
+
+func (slow) Capture(ctx context.Context, _ *radio.Capture) error {
+	<-ctx.Done()
+	return fmt.Errorf("%w: %w", radio.ErrTimeout, ctx.Err())
+}
+
+func TestCaptureTimeout(t *testing.T) {
+	r, setup := testbed(t, 10, 20, false)
+	synctest.Test(t, func(t *testing.T) {
+		c, err := New(slow{r}, []estimator.Estimator{estimator.NewLS()}, &collect{}, Config{Run: "t", Setup: setup, Intervals: 3, Timeout: time.Second}, quiet())
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := c.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if st := c.Status(); st.Failed != 3 || time.Since(start) != 3*time.Second {
+			t.Errorf("failed %d in %v, want 3 timeouts of 1 s", st.Failed, time.Since(start))
+		}
+	})
 }
 
 // Without a true H, every ReferenceEvery-th interval is scored against a full-overhead sweep. On a
