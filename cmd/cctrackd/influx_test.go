@@ -3,11 +3,14 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -65,8 +68,8 @@ func readLineProtocol(t *testing.T, path string) []filePoint {
 }
 
 // The daemon writes the same points to the file sink and to a real InfluxDB; reading them back
-// through InfluxQL and through Flux must give exactly the file's points: same count, bit-identical
-// float values.
+// through InfluxQL and through Flux must give exactly the file's points: the same count, the same
+// tags, every field bit-identical.
 func TestDaemonIntoInfluxDB(t *testing.T) {
 	srv := influxtest.Start(t)
 	const intervals = 300
@@ -80,75 +83,106 @@ func TestDaemonIntoInfluxDB(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("telemetry files %v", files)
 	}
-	want := map[string]filePoint{} // estimator/ns -> point
+	// A point is identified by measurement, estimator tag (empty for radio) and time.
+	id := func(m, est string, ns int64) string { return m + "/" + est + "/" + strconv.FormatInt(ns, 10) }
+	want := map[string]filePoint{}
 	var run string
 	for _, p := range readLineProtocol(t, files[0]) {
-		if p.measurement == "nmse" {
-			want[p.tags["estimator"]+"/"+strconv.FormatInt(p.ns, 10)] = p
-			run = p.tags["run"]
-		}
+		want[id(p.measurement, p.tags["estimator"], p.ns)] = p
+		run = p.tags["run"]
 	}
-	if len(want) != 3*intervals {
-		t.Fatalf("file holds %d nmse points, want %d", len(want), 3*intervals)
+	if len(want) != 4*intervals {
+		t.Fatalf("file holds %d distinct points, want %d (3 estimators + radio per interval)", len(want), 4*intervals)
 	}
-	same := func(via, key, field string, got float64) {
+	// same checks one value read back against the file's; ints carry line protocol's i suffix there.
+	same := func(via, key, name string, got any) {
 		t.Helper()
 		p, ok := want[key]
 		if !ok {
 			t.Fatalf("%s: point %s is not in the file", via, key)
 		}
-		w, err := strconv.ParseFloat(p.fields[field], 64)
-		if err != nil || math.Float64bits(w) != math.Float64bits(got) {
-			t.Fatalf("%s: %s %s = %v, file has %s", via, key, field, got, p.fields[field])
+		if tag, ok := p.tags[name]; ok {
+			if got != tag {
+				t.Fatalf("%s: %s tag %s = %v, file has %q", via, key, name, got, tag)
+			}
+			return
+		}
+		raw, ok := p.fields[name]
+		if !ok {
+			t.Fatalf("%s: %s has %s = %v, the file has no such field", via, key, name, got)
+		}
+		if iv, isInt := strings.CutSuffix(raw, "i"); isInt {
+			if fmt.Sprint(got) != iv {
+				t.Fatalf("%s: %s %s = %v, file has %s", via, key, name, got, raw)
+			}
+			return
+		}
+		w, _ := strconv.ParseFloat(raw, 64)
+		var g float64
+		switch v := got.(type) {
+		case float64:
+			g = v
+		case json.Number:
+			g, _ = v.Float64()
+		}
+		if math.Float64bits(w) != math.Float64bits(g) {
+			t.Fatalf("%s: %s %s = %v, file has %s", via, key, name, got, raw)
 		}
 	}
 
-	// InfluxQL
+	// InfluxQL: every column of every row.
 	n := 0
-	for _, s := range srv.Query(`SELECT nmse_db, snr_db FROM nmse WHERE run = '` + run + `' GROUP BY estimator`) {
+	for _, s := range srv.Query(`SELECT * FROM nmse, radio WHERE run = '` + run + `'`) {
+		est := slices.Index(s.Columns, "estimator")
 		for _, row := range s.Values {
-			ns, _ := strconv.ParseInt(string(row[0].(interface{ String() string }).String()), 10, 64)
-			key := s.Tags["estimator"] + "/" + strconv.FormatInt(ns, 10)
-			for i, field := range []string{"nmse_db", "snr_db"} {
-				v, err := strconv.ParseFloat(row[i+1].(interface{ String() string }).String(), 64)
-				if err != nil {
-					t.Fatal(err)
+			ns, _ := row[0].(json.Number).Int64()
+			e := ""
+			if est >= 0 && row[est] != nil {
+				e = row[est].(string)
+			}
+			key := id(s.Name, e, ns)
+			for c, name := range s.Columns[1:] {
+				if row[c+1] != nil {
+					same("InfluxQL", key, name, row[c+1])
 				}
-				same("InfluxQL", key, field, v)
 			}
 			n++
 		}
 	}
 	if n != len(want) {
-		t.Errorf("InfluxQL returned %d nmse points, the file has %d", n, len(want))
+		t.Errorf("InfluxQL returned %d points, the file has %d", n, len(want))
 	}
 
-	// Flux, through the client's query API.
+	// Flux, through the client's query API: one record per point and field.
 	client := influxdb2.NewClient(srv.URL, "")
 	defer client.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	res, err := client.QueryAPI("").Query(ctx, `from(bucket: "`+srv.Bucket()+`")
 		|> range(start: -1h)
-		|> filter(fn: (r) => r._measurement == "nmse" and r._field == "nmse_db" and r.run == "`+run+`")`)
+		|> filter(fn: (r) => r.run == "`+run+`")`)
 	if err != nil {
 		t.Fatalf("Flux query: %v", err)
 	}
-	n = 0
+	records, fields := 0, 0
 	for res.Next() {
 		r := res.Record()
-		v, ok := r.Value().(float64)
-		if !ok {
-			t.Fatalf("Flux: nmse_db is %T", r.Value())
+		e, _ := r.ValueByKey("estimator").(string)
+		key := id(r.Measurement(), e, r.Time().UnixNano())
+		same("Flux", key, r.Field(), r.Value())
+		for _, tag := range []string{"array", "backend", "scene"} {
+			same("Flux", key, tag, r.ValueByKey(tag))
 		}
-		same("Flux", r.ValueByKey("estimator").(string)+"/"+strconv.FormatInt(r.Time().UnixNano(), 10), "nmse_db", v)
-		n++
+		records++
 	}
 	if err := res.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if n != len(want) {
-		t.Errorf("Flux returned %d nmse points, the file has %d", n, len(want))
+	for _, p := range want {
+		fields += len(p.fields)
+	}
+	if records != fields {
+		t.Errorf("Flux returned %d field records, the file has %d", records, fields)
 	}
 }
 
