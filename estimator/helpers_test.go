@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/cmplx"
 	"math/rand/v2"
+	"testing"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -172,3 +173,22 @@ func (p *pooled) add(h, hhat []complex128) {
 }
 
 func (p pooled) nmse() float64 { return p.err / p.sig }
+
+// iidTrials prepares e for d and returns the pooled error over trials i.i.d. unit-variance channels
+// observed with noise power noise.
+func iidTrials(t *testing.T, e Estimator, d beamforming.Design, rng *rand.Rand, trials int, noise float64) pooled {
+	t.Helper()
+	if err := e.Prepare(d, noise); err != nil {
+		t.Fatal(err)
+	}
+	var acc pooled
+	hhat := make([]complex128, d.NB*d.NU)
+	for range trials {
+		h := iidChannel(rng, d.NB*d.NU, 1)
+		if err := e.Estimate(hhat, observe(rng, d, h, noise)); err != nil {
+			t.Fatal(err)
+		}
+		acc.add(h, hhat)
+	}
+	return acc
+}

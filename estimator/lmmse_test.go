@@ -36,19 +36,7 @@ func TestLMMSEIIDIsOneOverOnePlusSNR(t *testing.T) {
 		noise := paperNoise
 		snr := math.Pow(10, snrDB/10)
 		d := orthogonalDesign(nb, nu, noise*snr)
-		e := NewLMMSE(identityCovariance(nb, nu, 1))
-		if err := e.Prepare(d, noise); err != nil {
-			t.Fatal(err)
-		}
-		var acc pooled
-		hhat := make([]complex128, nb*nu)
-		for range trials {
-			h := iidChannel(rng, nb*nu, 1)
-			if err := e.Estimate(hhat, observe(rng, d, h, noise)); err != nil {
-				t.Fatal(err)
-			}
-			acc.add(h, hhat)
-		}
+		acc := iidTrials(t, NewLMMSE(identityCovariance(nb, nu, 1)), d, rng, trials, noise)
 		want := 1 / (1 + snr)
 		got := acc.nmse()
 		t.Logf("SNR %g dB: NMSE %.3f dB, 1/(1+SNR) = %.3f dB", snrDB, DB(got), DB(want))

@@ -55,19 +55,7 @@ func TestLSNMSEIsMinusSNR(t *testing.T) {
 		noise := paperNoise
 		p := noise * math.Pow(10, snrDB/10)
 		d := orthogonalDesign(nb, nu, p)
-		e := NewLS()
-		if err := e.Prepare(d, noise); err != nil {
-			t.Fatal(err)
-		}
-		var acc pooled
-		hhat := make([]complex128, nb*nu)
-		for range trials {
-			h := iidChannel(rng, nb*nu, 1)
-			if err := e.Estimate(hhat, observe(rng, d, h, noise)); err != nil {
-				t.Fatal(err)
-			}
-			acc.add(h, hhat)
-		}
+		acc := iidTrials(t, NewLS(), d, rng, trials, noise)
 		want := noise / p
 		got := acc.nmse()
 		t.Logf("SNR %g dB: NMSE %.3f dB", snrDB, DB(got))
