@@ -50,13 +50,14 @@ type Config struct {
 
 // Controller drives one radio. Run it from one goroutine; Status may be called from any.
 type Controller struct {
-	r    radio.Radio
-	info radio.Info
-	ests []estimator.Estimator
-	sink Sink
-	cfg  Config
-	log  *slog.Logger
-	tags []telemetry.Tag // run, backend, scene, array: shared by every point
+	r       radio.Radio
+	info    radio.Info
+	ests    []estimator.Estimator
+	sink    Sink
+	cfg     Config
+	log     *slog.Logger
+	tags    []telemetry.Tag   // array, backend, run, scene: the radio points'
+	estTags [][]telemetry.Tag // the same plus estimator, per estimator: the nmse points'
 
 	design     beamforming.Design // what the estimators assume (nominal weights)
 	sweep      radio.Setup
@@ -68,6 +69,8 @@ type Controller struct {
 	ref        radio.Capture
 	refH       []complex128
 	hhat       [][]complex128
+	latency    []time.Duration // per estimator, this interval
+	errs       []error
 
 	mu     sync.Mutex
 	status Status
@@ -137,7 +140,9 @@ func New(r radio.Radio, ests []estimator.Estimator, sink Sink, cfg Config, log *
 		}
 		c.status.Estimators = append(c.status.Estimators, EstimatorStatus{Name: e.Name(), LastNMSEdB: math.NaN(), MeanNMSEdB: math.NaN()})
 		c.hhat = append(c.hhat, make([]complex128, info.BS.N()*info.UE.N()))
+		c.estTags = append(c.estTags, withTag(c.tags, "estimator", e.Name()))
 	}
+	c.latency, c.errs = make([]time.Duration, len(ests)), make([]error, len(ests))
 	if cfg.ReferenceEvery > 0 {
 		if err := c.prepareSweep(); err != nil {
 			return nil, err
@@ -269,12 +274,10 @@ func (c *Controller) Step(ctx context.Context) error {
 		}
 		c.gap = false
 	}
-	latency := make([]time.Duration, len(c.ests))
-	errs := make([]error, len(c.ests))
 	for k, e := range c.ests {
 		t0 := time.Now()
-		errs[k] = e.Estimate(c.hhat[k], c.capture.Y)
-		latency[k] = time.Since(t0)
+		c.errs[k] = e.Estimate(c.hhat[k], c.capture.Y)
+		c.latency[k] = time.Since(t0)
 	}
 	truth := c.capture.Truth
 	if truth == nil && c.cfg.ReferenceEvery > 0 && i%c.cfg.ReferenceEvery == 0 {
@@ -283,7 +286,7 @@ func (c *Controller) Step(ctx context.Context) error {
 			return err
 		}
 	}
-	c.record(i, truth, latency, errs)
+	c.record(i, truth)
 	return nil
 }
 
@@ -302,7 +305,8 @@ func (c *Controller) reference(ctx context.Context) ([]complex128, error) {
 }
 
 // record scores the interval against truth (nil: not scored) and emits its points.
-func (c *Controller) record(i int, truth []complex128, latency []time.Duration, errs []error) {
+func (c *Controller) record(i int, truth []complex128) {
+	latency, errs := c.latency, c.errs
 	cp := &c.capture
 	power := frobenius2(truth)
 	scored := truth != nil && power > 0
@@ -337,7 +341,7 @@ func (c *Controller) record(i int, truth []complex128, latency []time.Duration, 
 		es.LastNMSEdB, es.MeanNMSEdB = estimator.DB(nmse), es.mean.DB()
 		points = append(points, telemetry.Point{
 			Measurement: "nmse",
-			Tags:        c.withTag("estimator", e.Name()),
+			Tags:        c.estTags[k],
 			Fields: []telemetry.Field{
 				{Key: "interval", Value: int64(i)},
 				{Key: "latency_us", Value: float64(latency[k]) / float64(time.Microsecond)},
@@ -360,11 +364,11 @@ func (c *Controller) record(i int, truth []complex128, latency []time.Duration, 
 	c.sink.Add(points...)
 }
 
-// withTag returns the shared tags plus one, sorted by key.
-func (c *Controller) withTag(key, value string) []telemetry.Tag {
-	out := make([]telemetry.Tag, 0, len(c.tags)+1)
+// withTag returns tags (sorted by key) plus one, still sorted.
+func withTag(tags []telemetry.Tag, key, value string) []telemetry.Tag {
+	out := make([]telemetry.Tag, 0, len(tags)+1)
 	added := false
-	for _, t := range c.tags {
+	for _, t := range tags {
 		if !added && key < t.Key {
 			out = append(out, telemetry.Tag{Key: key, Value: value})
 			added = true
