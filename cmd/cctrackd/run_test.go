@@ -104,7 +104,11 @@ func TestRunStopsOnCancelAndServesStatus(t *testing.T) {
 	}
 	resp.Body.Close()
 	var st controller.Status
+	deadline := time.Now().Add(time.Minute)
 	for st.Intervals == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("/status reported no interval within a minute")
+		}
 		resp, err = http.Get(base + "/status")
 		if err != nil {
 			t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/cctrack/cctrack/beamforming"
 	"github.com/cctrack/cctrack/estimator"
+	"github.com/cctrack/cctrack/internal/cmat"
 	"github.com/cctrack/cctrack/internal/telemetry"
 	"github.com/cctrack/cctrack/radio"
 )
@@ -308,7 +309,7 @@ func (c *Controller) reference(ctx context.Context) ([]complex128, error) {
 func (c *Controller) record(i int, truth []complex128) {
 	latency, errs := c.latency, c.errs
 	cp := &c.capture
-	power := frobenius2(truth)
+	power := cmat.Norm2(truth)
 	scored := truth != nil && power > 0
 	// SNR per antenna pair: P_tx ||H||_F^2 / (N_B N_U sigma^2).
 	snrDB := estimator.DB(c.info.TxPower * power / (float64(len(truth)) * c.info.Noise))
@@ -357,7 +358,7 @@ func (c *Controller) record(i int, truth []complex128) {
 		Fields: []telemetry.Field{
 			{Key: "failed", Value: int64(st.Failed)},
 			{Key: "interval", Value: int64(i)},
-			{Key: "rx_power_dbm", Value: estimator.DB(frobenius2(cp.Y)/float64(len(cp.Y))) + 30},
+			{Key: "rx_power_dbm", Value: estimator.DB(cmat.Norm2(cp.Y)/float64(len(cp.Y))) + 30},
 		},
 		Time: cp.Time,
 	})
@@ -387,14 +388,5 @@ func (c *Controller) Status() Status {
 	defer c.mu.Unlock()
 	s := c.status
 	s.Estimators = append([]EstimatorStatus(nil), s.Estimators...)
-	return s
-}
-
-// frobenius2 is ||h||_F^2 (0 for nil).
-func frobenius2(h []complex128) float64 {
-	var s float64
-	for _, x := range h {
-		s += real(x)*real(x) + imag(x)*imag(x)
-	}
 	return s
 }
