@@ -47,6 +47,10 @@ type Config struct {
 	ReferenceEvery int
 	// Timeout bounds each radio call (program, capture); 0 leaves them to ctx alone.
 	Timeout time.Duration
+	// HistoryBin and HistoryLen shape the NMSE history in Status (0: DefaultHistoryBin,
+	// DefaultHistoryLen).
+	HistoryBin time.Duration
+	HistoryLen int
 }
 
 // Controller drives one radio. Run it from one goroutine; Status may be called from any.
@@ -73,8 +77,10 @@ type Controller struct {
 	latency    []time.Duration // per estimator, this interval
 	errs       []error
 
-	mu     sync.Mutex
-	status Status
+	mu         sync.Mutex
+	status     Status
+	hist       *history
+	healthFrom time.Time // the history bin Health was last asked in
 }
 
 // Status is a snapshot of a run, served as /status.
@@ -89,6 +95,13 @@ type Status struct {
 	NoNMSE     int               `json:"intervals_without_nmse"`
 	LastError  string            `json:"last_error,omitempty"`
 	Estimators []EstimatorStatus `json:"estimators"`
+	// ConsecutiveFailed counts the failed intervals since the last one that ran.
+	ConsecutiveFailed int         `json:"consecutive_failed"`
+	RateHz            float64     `json:"interval_rate_hz"` // intervals per second over the last complete history bin
+	Setup             SetupStatus `json:"setup"`
+	// Health is the radio's own report (HealthReporter), nil for radios without one.
+	Health  map[string]any `json:"health,omitempty"`
+	History []HistoryBin   `json:"history"` // oldest first
 }
 
 // EstimatorStatus is one estimator's running NMSE: last interval and the run mean (dB of the mean of
@@ -134,7 +147,8 @@ func New(r radio.Radio, ests []estimator.Estimator, sink Sink, cfg Config, log *
 	c := &Controller{r: r, info: info, ests: ests, sink: sink, cfg: cfg, log: log, design: d}
 	array := info.BS.String() + "-" + info.UE.String()
 	c.tags = []telemetry.Tag{{Key: "array", Value: array}, {Key: "backend", Value: info.Backend}, {Key: "run", Value: cfg.Run}, {Key: "scene", Value: info.Scene}}
-	c.status = Status{Run: cfg.Run, Backend: info.Backend, Scene: info.Scene, Array: array}
+	c.status = Status{Run: cfg.Run, Backend: info.Backend, Scene: info.Scene, Array: array, Setup: setupStatus(info, cfg.Setup)}
+	c.hist = newHistory(cfg.HistoryBin, cfg.HistoryLen, len(ests))
 	for _, e := range ests {
 		if err := e.Prepare(d, info.Noise); err != nil {
 			return nil, fmt.Errorf("controller: prepare %s: %w", e.Name(), err)
@@ -218,6 +232,7 @@ func (c *Controller) Run(ctx context.Context) error {
 			}
 			c.fail(c.interval-1, err)
 		}
+		c.pollHealth(time.Now())
 	}
 	// Park even when ctx is done: the hardware must be left safe.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -225,6 +240,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	if err := c.r.Park(pctx); err != nil {
 		return fmt.Errorf("controller: park radio: %w", err)
 	}
+	c.setProgrammed("parked")
 	return nil
 }
 
@@ -234,6 +250,10 @@ func (c *Controller) fail(i int, err error) {
 	c.status.Intervals++
 	c.status.Failed++
 	c.status.LastError = err.Error()
+	c.status.ConsecutiveFailed++
+	b := c.hist.at(time.Now())
+	b.intervals++
+	b.failed++
 	c.mu.Unlock()
 	c.log.Warn("interval failed", "interval", i, "err", err)
 }
@@ -245,9 +265,15 @@ func (c *Controller) program(ctx context.Context, s *radio.Setup) error {
 	}
 	if err := c.r.Program(ctx, *s); err != nil {
 		c.programmed = nil
+		c.setProgrammed("")
 		return fmt.Errorf("program: %w", err)
 	}
 	c.programmed = s
+	if s == &c.sweep {
+		c.setProgrammed("reference")
+	} else {
+		c.setProgrammed("measurement")
+	}
 	return nil
 }
 
@@ -319,6 +345,9 @@ func (c *Controller) record(i int, truth []complex128) {
 	defer c.mu.Unlock()
 	st := &c.status
 	st.Intervals++
+	st.ConsecutiveFailed = 0
+	bin := c.hist.at(time.Now())
+	bin.intervals++
 	if !scored {
 		st.NoNMSE++
 	}
@@ -340,6 +369,7 @@ func (c *Controller) record(i int, truth []complex128) {
 		es.Scored++
 		es.mean.Add(nmse)
 		es.LastNMSEdB, es.MeanNMSEdB = estimator.DB(nmse), es.mean.DB()
+		bin.nmse[k].Add(nmse)
 		points = append(points, telemetry.Point{
 			Measurement: "nmse",
 			Tags:        c.estTags[k],
@@ -388,5 +418,7 @@ func (c *Controller) Status() Status {
 	defer c.mu.Unlock()
 	s := c.status
 	s.Estimators = append([]EstimatorStatus(nil), s.Estimators...)
+	s.History = c.hist.snapshot()
+	s.RateHz = c.hist.rate(time.Now())
 	return s
 }
