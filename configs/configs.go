@@ -170,10 +170,19 @@ type OMP struct {
 	ResidualFactor float64 `mapstructure:"residual_factor"`
 }
 
+// Learned is estimators.tracker or estimators.e2e: where the trained model is.
+type Learned struct {
+	Model string `mapstructure:"model"`
+}
+
 type Estimators struct {
-	Run   []string `mapstructure:"run"`
-	LMMSE LMMSE    `mapstructure:"lmmse"`
-	OMP   OMP      `mapstructure:"omp"`
+	Run       []string `mapstructure:"run"`
+	LMMSE     LMMSE    `mapstructure:"lmmse"`
+	OMP       OMP      `mapstructure:"omp"`
+	Tracker   Learned  `mapstructure:"tracker"`
+	E2E       Learned  `mapstructure:"e2e"`
+	CacheDir  string   `mapstructure:"cache_dir"`
+	AutoTrain bool     `mapstructure:"auto_train"`
 }
 
 type InfluxDB struct {

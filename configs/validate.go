@@ -149,7 +149,7 @@ func (c Config) Validate() error {
 }
 
 // EstimatorNames are the estimators estimators.run may list.
-var EstimatorNames = []string{"ls", "lmmse", "omp"}
+var EstimatorNames = []string{"ls", "lmmse", "omp", "tracker", "e2e"}
 
 // validateTestbed checks the beamforming, radio, estimators and telemetry sections.
 func (c Config) validateTestbed(v *validator) {
@@ -198,6 +198,9 @@ func (c Config) validateTestbed(v *validator) {
 	v.positiveInt("estimators.omp.oversample", o.Oversample)
 	v.positiveInt("estimators.omp.max_paths", o.MaxPaths)
 	v.positive("estimators.omp.residual_factor", o.ResidualFactor)
+	v.dir("estimators.tracker.model", c.Resolve(c.Estimators.Tracker.Model))
+	v.dir("estimators.e2e.model", c.Resolve(c.Estimators.E2E.Model))
+	v.nonEmpty("estimators.cache_dir", c.Estimators.CacheDir)
 
 	if err := c.FileConfig("run").Validate(); c.Telemetry.File.Dir != "" && err != nil {
 		v.errs = append(v.errs, err) // names its telemetry.file key
@@ -226,6 +229,18 @@ func (v *validator) file(key, path string) {
 }
 
 type validator struct{ errs []error }
+
+// dir checks that an optional input directory exists ("" is fine).
+func (v *validator) dir(key, path string) {
+	if path == "" {
+		return
+	}
+	if st, err := os.Stat(path); err != nil {
+		v.fail(key, "%v", err)
+	} else if !st.IsDir() {
+		v.fail(key, "%s is not a directory", path)
+	}
+}
 
 func (v *validator) fail(key, format string, args ...any) {
 	v.errs = append(v.errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
