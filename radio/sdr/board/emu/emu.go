@@ -1,0 +1,530 @@
+// Package emu emulates phase-shifter board firmware: it speaks the radio/sdr/board protocol
+// (PROTOCOL.md) over any io.ReadWriter, or on a pseudo-terminal with ServePTY, so the real serial
+// client can be tested without hardware. It injects faults (dropped, corrupted and delayed frames,
+// disconnects) from a seeded generator, and per-element phase and gain errors that show up in the
+// weights it reports for each triggered sweep (OnTrigger), which an air model multiplies into its
+// channel.
+//
+// Deviation from the first sketch of the contract: OpenPTY returns a *PTY (master, slave path and a
+// Close that also closes the slave descriptor the emulator keeps open) instead of (master, path,
+// err): without that descriptor a host closing and reopening the slave makes the master fail.
+package emu
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"math"
+	"math/cmplx"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/cctrack/cctrack/beamforming"
+	"github.com/cctrack/cctrack/radio/sdr/board"
+)
+
+// ErrDisconnected is returned by Serve when Disconnect was called (or is in effect).
+var ErrDisconnected = errors.New("emu: board disconnected")
+
+// Defaults for the zero values of Config's capacity fields.
+const (
+	DefaultBeams    = 256
+	DefaultMaxSlots = 4096
+)
+
+// Faults are injected line faults, drawn per received frame from a PCG seeded with Seed.
+type Faults struct {
+	// DropRate is the probability that a request is lost: half the time before the board sees it
+	// (nothing happens), half the time its answer is lost after it ran (the host's retransmission
+	// then gets the cached answer without running it again).
+	DropRate float64
+	// CorruptRate is the probability of one flipped bit: half the time in the request's payload or
+	// CRC (the board answers StatusBadCRC), half the time anywhere in the answer.
+	CorruptRate float64
+	// Delay holds back every answer.
+	Delay time.Duration
+	Seed  uint64
+}
+
+// Config describes an emulated board.
+type Config struct {
+	ID                            string
+	Elements, PhaseBits, GainBits int
+	Firmware                      string
+	// PhaseErrRad and GainErrDB are per-element errors (nil = none, else one per element): element
+	// e's applied weight is exp(j(2π code/2^PhaseBits + PhaseErrRad[e])) ·
+	// 10^((GainErrDB[e] − board.GainStepDB·gain code)/20) / sqrt(Elements).
+	PhaseErrRad, GainErrDB []float64
+	Faults                 Faults
+	// Beams and MaxSlots are the beam-table and sweep capacities (0: DefaultBeams, DefaultMaxSlots).
+	Beams, MaxSlots int
+	// TemperatureC is what TEMPERATURE reads.
+	TemperatureC float64
+}
+
+// Sweep is one triggered sweep of one board.
+type Sweep struct {
+	Board string
+	// Dwell is the samples per slot from ARM_SWEEP, Beams the beam of each slot.
+	Dwell uint32
+	Beams []uint16
+	// Slots[k] holds the weights applied to each element during slot k, errors included (see
+	// Config). The slices belong to the board: valid only during the OnTrigger callback.
+	Slots [][]complex128
+}
+
+// Board is an emulated board. Its methods are safe for concurrent use.
+type Board struct {
+	cfg Config
+	id  board.Identity
+	ps  beamforming.PhaseShifter
+
+	mu      sync.Mutex
+	rng     *rand.Rand
+	phases  []uint16
+	gains   []uint16
+	beam    int // -1: none
+	table   [][]uint16
+	loaded  []bool
+	order   []uint16 // the sweep being armed or armed
+	got     int      // slots of order received so far
+	armed   bool
+	dwell   uint32
+	onTrig  func(Sweep)
+	linked  []*Board
+	slots   [][]complex128
+	lastReq []byte // the last executed request frame (seq and bytes), for retransmissions
+	lastAns []byte // its answer frame
+	gone    chan struct{}
+	off     bool
+	back    chan struct{} // closed by Reconnect
+}
+
+// New makes a board. It panics on an invalid config (a programmer error: callers validate theirs).
+func New(cfg Config) *Board {
+	if cfg.Elements < 1 || cfg.Elements > 0xFFFF || cfg.PhaseBits < 1 || cfg.PhaseBits > 16 || cfg.GainBits < 0 || cfg.GainBits > 16 {
+		panic("emu: bad board shape")
+	}
+	if (cfg.PhaseErrRad != nil && len(cfg.PhaseErrRad) != cfg.Elements) || (cfg.GainErrDB != nil && len(cfg.GainErrDB) != cfg.Elements) {
+		panic("emu: per-element errors must have one entry per element")
+	}
+	if cfg.Beams == 0 {
+		cfg.Beams = DefaultBeams
+	}
+	if cfg.MaxSlots == 0 {
+		cfg.MaxSlots = DefaultMaxSlots
+	}
+	b := &Board{
+		cfg: cfg,
+		id: board.Identity{ID: cfg.ID, Elements: cfg.Elements, PhaseBits: cfg.PhaseBits, GainBits: cfg.GainBits,
+			Firmware: cfg.Firmware, Beams: cfg.Beams, MaxSlots: cfg.MaxSlots, MaxPayload: board.MaxPayload},
+		ps:     beamforming.PhaseShifter{Bits: cfg.PhaseBits},
+		rng:    rand.New(rand.NewPCG(cfg.Faults.Seed, 0x656d75)), // "emu"
+		phases: make([]uint16, cfg.Elements),
+		gains:  make([]uint16, cfg.Elements),
+		beam:   -1,
+		table:  make([][]uint16, cfg.Beams),
+		loaded: make([]bool, cfg.Beams),
+		gone:   make(chan struct{}),
+		back:   make(chan struct{}),
+	}
+	close(b.back)
+	return b
+}
+
+// Identity is what the board answers to IDENTIFY.
+func (b *Board) Identity() board.Identity { return b.id }
+
+// OnTrigger sets the callback run for each sweep of this board, on the goroutine serving the
+// triggering board, after its ACK was written; the next frame waits for it to return.
+func (b *Board) OnTrigger(f func(Sweep)) {
+	b.mu.Lock()
+	b.onTrig = f
+	b.mu.Unlock()
+}
+
+// Link wires b's trigger output to other's trigger input: a TRIGGER to b also runs other's armed
+// sweep (an unarmed linked board ignores the pulse, as hardware would).
+func (b *Board) Link(other *Board) {
+	b.mu.Lock()
+	b.linked = append(b.linked, other)
+	b.mu.Unlock()
+}
+
+// Disconnect makes the board vanish: Serve returns ErrDisconnected (ServePTY removes the device
+// link and closes the pty) until Reconnect. State (codes, tables, the armed sweep) is kept: it models
+// the link going away, not a power cycle.
+func (b *Board) Disconnect() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.off {
+		return
+	}
+	b.off = true
+	close(b.gone)
+	b.back = make(chan struct{})
+}
+
+// Reconnect undoes Disconnect; the retransmission cache starts empty.
+func (b *Board) Reconnect() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.off {
+		return
+	}
+	b.off = false
+	b.gone = make(chan struct{})
+	b.lastReq, b.lastAns = nil, nil
+	close(b.back)
+}
+
+// Serve answers requests read from rw until ctx is done (ctx.Err()), Disconnect is called
+// (ErrDisconnected) or rw fails. A Read in progress when it returns is left to a goroutine that ends
+// when that Read does (close rw to end it).
+func (b *Board) Serve(ctx context.Context, rw io.ReadWriter) error {
+	b.mu.Lock()
+	off, gone := b.off, b.gone
+	b.mu.Unlock()
+	if off {
+		return ErrDisconnected
+	}
+	type chunk struct {
+		p   []byte
+		err error
+	}
+	chunks := make(chan chunk)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			buf := make([]byte, 2048)
+			n, err := rw.Read(buf)
+			select {
+			case chunks <- chunk{buf[:n], err}:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var in, out []byte
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-gone:
+			return ErrDisconnected
+		case c := <-chunks:
+			in = append(in, c.p...)
+			for len(in) > 0 {
+				f, n, err := board.DecodeFrame(in)
+				if err == board.ErrIncomplete {
+					in = append(in[:0], in[n:]...)
+					break
+				}
+				if err == nil && f.Cmd&board.RespFlag == 0 {
+					out, err = b.frame(ctx, rw, in[n-board.Overhead-len(f.Payload):n], f, out)
+				} else if err == board.ErrCRC {
+					out = board.AppendFrame(out[:0], board.Frame{Seq: f.Seq, Cmd: f.Cmd | board.RespFlag, Payload: []byte{byte(board.StatusBadCRC)}})
+					err = b.send(ctx, rw, out)
+				} else {
+					err = nil // a stray answer or a bad length: skip it
+				}
+				in = append(in[:0], in[n:]...)
+				if err != nil {
+					return err
+				}
+			}
+			if c.err != nil {
+				return c.err
+			}
+		}
+	}
+}
+
+// frame handles one well-formed request (raw is its bytes), with fault injection.
+func (b *Board) frame(ctx context.Context, rw io.ReadWriter, raw []byte, f board.Frame, out []byte) ([]byte, error) {
+	b.mu.Lock()
+	fl := b.cfg.Faults
+	drop := fl.DropRate > 0 && b.rng.Float64() < fl.DropRate
+	dropReq := drop && b.rng.IntN(2) == 0
+	corrupt := fl.CorruptRate > 0 && b.rng.Float64() < fl.CorruptRate
+	corruptReq := corrupt && b.rng.IntN(2) == 0
+	bit := b.rng.Uint64()
+	b.mu.Unlock()
+	if dropReq {
+		return out, nil
+	}
+	if corruptReq {
+		// As if a bit of the payload or CRC had flipped on the line: the header parses, the CRC fails.
+		out = board.AppendFrame(out[:0], board.Frame{Seq: f.Seq, Cmd: f.Cmd | board.RespFlag, Payload: []byte{byte(board.StatusBadCRC)}})
+		return out, b.send(ctx, rw, out)
+	}
+	out, after := b.execute(f, raw, out)
+	if drop {
+		return out, nil
+	}
+	ans := out
+	if corrupt {
+		ans = append([]byte(nil), out...)
+		ans[int(bit/8%uint64(len(ans)))] ^= 1 << (bit % 8)
+	}
+	if err := b.send(ctx, rw, ans); err != nil {
+		return out, err
+	}
+	if after != nil {
+		after()
+	}
+	return out, nil
+}
+
+// send writes an answer after the configured delay.
+func (b *Board) send(ctx context.Context, rw io.ReadWriter, ans []byte) error {
+	if d := b.cfg.Faults.Delay; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	_, err := rw.Write(ans)
+	return err
+}
+
+// execute runs a request, or replays the cached answer to a retransmission (same seq and bytes;
+// seq 0 always runs: a host's first request after opening). It returns the answer frame and, for
+// TRIGGER, the sweep callbacks to run once the answer is out.
+func (b *Board) execute(f board.Frame, raw, out []byte) ([]byte, func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if f.Seq != 0 && b.lastReq != nil && string(raw) == string(b.lastReq) {
+		return append(out[:0], b.lastAns...), nil
+	}
+	data := append(out[:0], 0) // status, then data: built in out, framed below
+	st, data, after := b.command(f, data)
+	data[0] = byte(st)
+	ans := board.AppendFrame(nil, board.Frame{Seq: f.Seq, Cmd: f.Cmd | board.RespFlag, Payload: data})
+	b.lastReq = append(b.lastReq[:0], raw...)
+	b.lastAns = append(b.lastAns[:0], ans...)
+	return append(out[:0], ans...), after
+}
+
+// command executes f on the board state (b.mu held), appending answer data after data's status byte.
+func (b *Board) command(f board.Frame, data []byte) (board.Status, []byte, func()) {
+	p := f.Payload
+	n := b.cfg.Elements
+	switch f.Cmd {
+	case board.CmdIdentify:
+		if len(p) != 0 {
+			return board.StatusBadLength, data, nil
+		}
+		return board.StatusOK, board.AppendIdentity(data, b.id), nil
+	case board.CmdSetPhase:
+		if len(p) != 4 {
+			return board.StatusBadLength, data, nil
+		}
+		e, c := int(le16(p)), le16(p[2:])
+		if e >= n || int(c) >= 1<<b.cfg.PhaseBits {
+			return board.StatusBadArg, data, nil
+		}
+		b.phases[e] = c
+		b.beam = -1
+		return board.StatusOK, data, nil
+	case board.CmdSetPhases, board.CmdSetGains:
+		bits, dst := b.cfg.PhaseBits, b.phases
+		if f.Cmd == board.CmdSetGains {
+			bits, dst = b.cfg.GainBits, b.gains
+			if bits == 0 {
+				return board.StatusUnknownCmd, data, nil
+			}
+		}
+		st := unpackRange(dst, p, bits)
+		if st == board.StatusOK && f.Cmd == board.CmdSetPhases {
+			b.beam = -1
+		}
+		return st, data, nil
+	case board.CmdLoadBeam:
+		if len(p) < 2 {
+			return board.StatusBadLength, data, nil
+		}
+		i := int(le16(p))
+		if i >= b.cfg.Beams {
+			return board.StatusBadArg, data, nil
+		}
+		if b.table[i] == nil {
+			b.table[i] = make([]uint16, n)
+		}
+		st := unpackRange(b.table[i], p[2:], b.cfg.PhaseBits)
+		if st == board.StatusOK {
+			b.loaded[i] = true
+		}
+		return st, data, nil
+	case board.CmdSelectBeam:
+		if len(p) != 2 {
+			return board.StatusBadLength, data, nil
+		}
+		i := int(le16(p))
+		if i >= b.cfg.Beams || !b.loaded[i] {
+			return board.StatusBadArg, data, nil
+		}
+		copy(b.phases, b.table[i])
+		b.beam = i
+		return board.StatusOK, data, nil
+	case board.CmdArmSweep:
+		return b.arm(p), data, nil
+	case board.CmdTrigger:
+		if len(p) != 0 {
+			return board.StatusBadLength, data, nil
+		}
+		if !b.armed {
+			return board.StatusNotArmed, data, nil
+		}
+		return board.StatusOK, data, b.fire
+	case board.CmdReadState:
+		if len(p) != 4 {
+			return board.StatusBadLength, data, nil
+		}
+		start, cnt := int(le16(p)), int(le16(p[2:]))
+		pb, gb := b.cfg.PhaseBits, b.cfg.GainBits
+		if start+cnt > n || 1+6+board.PackedLen(cnt, pb)+board.PackedLen(cnt, gb) > board.MaxPayload {
+			return board.StatusBadArg, data, nil
+		}
+		beam := board.NoBeam
+		if b.beam >= 0 {
+			beam = b.beam
+		}
+		data = binary.LittleEndian.AppendUint16(data, uint16(beam))
+		data = binary.LittleEndian.AppendUint16(data, uint16(start))
+		data = binary.LittleEndian.AppendUint16(data, uint16(cnt))
+		data = board.PackCodes(data, b.phases[start:start+cnt], pb)
+		return board.StatusOK, board.PackCodes(data, b.gains[start:start+cnt], gb), nil
+	case board.CmdTemperature:
+		if len(p) != 0 {
+			return board.StatusBadLength, data, nil
+		}
+		return board.StatusOK, binary.LittleEndian.AppendUint16(data, uint16(int16(math.Round(b.cfg.TemperatureC*100)))), nil
+	}
+	return board.StatusUnknownCmd, data, nil
+}
+
+// unpackRange applies a bulk payload (start u16, count u16, packed codes) to dst.
+func unpackRange(dst []uint16, p []byte, bits int) board.Status {
+	if len(p) < 4 {
+		return board.StatusBadLength
+	}
+	start, cnt := int(le16(p)), int(le16(p[2:]))
+	if start+cnt > len(dst) {
+		return board.StatusBadArg
+	}
+	if len(p) != 4+board.PackedLen(cnt, bits) {
+		return board.StatusBadLength
+	}
+	board.UnpackCodes(dst[start:start+cnt], p[4:], bits)
+	return board.StatusOK
+}
+
+// arm handles ARM_SWEEP: dwell u32, total u16, start u16, count u16, beams u16[count]. A chunk with
+// start 0 begins a new sweep; the sweep is armed when the chunk ending at total arrives.
+func (b *Board) arm(p []byte) board.Status {
+	if len(p) < 10 {
+		return board.StatusBadLength
+	}
+	dwell := binary.LittleEndian.Uint32(p)
+	total, start, cnt := int(le16(p[4:])), int(le16(p[6:])), int(le16(p[8:]))
+	if len(p) != 10+2*cnt {
+		return board.StatusBadLength
+	}
+	if total == 0 || total > b.cfg.MaxSlots || start+cnt > total || (start != 0 && (start != b.got || total != len(b.order))) {
+		return board.StatusBadArg
+	}
+	for k := range cnt {
+		if i := int(le16(p[10+2*k:])); i >= b.cfg.Beams || !b.loaded[i] {
+			return board.StatusBadArg
+		}
+	}
+	if start == 0 {
+		b.armed = false
+		b.order = b.order[:0]
+		b.dwell = dwell
+	}
+	for k := range cnt {
+		b.order = append(b.order, le16(p[10+2*k:]))
+	}
+	b.got = start + cnt
+	if b.got == total {
+		b.armed = true
+	}
+	return board.StatusOK
+}
+
+// fire runs this board's sweep and pulses the linked boards' trigger inputs.
+func (b *Board) fire() {
+	b.mu.Lock()
+	linked := append([]*Board(nil), b.linked...)
+	b.mu.Unlock()
+	b.sweep()
+	for _, o := range linked {
+		o.sweep()
+	}
+}
+
+// sweep computes the applied weights of each slot of the armed sweep, leaves the last slot's beam
+// selected and runs the OnTrigger callback.
+func (b *Board) sweep() {
+	b.mu.Lock()
+	if !b.armed {
+		b.mu.Unlock()
+		return
+	}
+	n := b.cfg.Elements
+	if len(b.slots) != len(b.order) {
+		b.slots = make([][]complex128, len(b.order))
+	}
+	amp := make([]float64, n)
+	scale := 1 / math.Sqrt(float64(n))
+	for e := range n {
+		db := -board.GainStepDB * float64(b.gains[e])
+		if b.cfg.GainErrDB != nil {
+			db += b.cfg.GainErrDB[e]
+		}
+		amp[e] = math.Pow(10, db/20) * scale
+	}
+	for k, beam := range b.order {
+		if len(b.slots[k]) != n {
+			b.slots[k] = make([]complex128, n)
+		}
+		for e, code := range b.table[beam] {
+			ph := b.ps.Phase(code)
+			if b.cfg.PhaseErrRad != nil {
+				ph += b.cfg.PhaseErrRad[e]
+			}
+			b.slots[k][e] = cmplx.Rect(amp[e], ph)
+		}
+	}
+	last := int(b.order[len(b.order)-1])
+	copy(b.phases, b.table[last])
+	b.beam = last
+	sw := Sweep{Board: b.cfg.ID, Dwell: b.dwell, Beams: b.order, Slots: b.slots}
+	cb := b.onTrig
+	// The callback runs under b.mu so that the slots it reads cannot change under it; it must not
+	// call b's methods.
+	if cb != nil {
+		cb(sw)
+	}
+	b.mu.Unlock()
+}
+
+// State returns copies of the board's phase and gain codes and its beam (-1: none), for tests.
+func (b *Board) State() (phases, gains []uint16, beam int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]uint16(nil), b.phases...), append([]uint16(nil), b.gains...), b.beam
+}
+
+func le16(p []byte) uint16 { return binary.LittleEndian.Uint16(p) }
