@@ -8,16 +8,17 @@
 // One sweep of a Frame f is f.Samples() = 2P + G + K(L+G) complex baseband samples, with P =
 // f.PreambleLen, G = f.Guard, L = f.PilotLen and K = M_B·M_U slots:
 //
-//		| preamble (P) | guard (G) | slot 0: pilot (L), guard (G) | ... | slot K-1: pilot (L), guard (G) | postamble (P) |
+//	| preamble (P) | guard (G) | slot 0: pilot (L), guard (G) | ... | slot K-1: pilot (L), guard (G) | postamble (P) |
 //
-//	  - preamble: two identical halves of Lh = P/2 samples, a[n] = z[n mod Lh] with z the Zadoff–Chu
-//	    sequence of root 1 and length Lh, z[n] = exp(-jπ n(n + Lh mod 2)/Lh);
-//	  - postamble: b[n] = conj(a[n]) (the time-reversed chirp direction, so that the timing correlator,
-//	    matched to the preamble, does not fire on it);
-//	  - slot k = i·M_B + j (UE beam i, BS beam j, so the BS beam changes fastest): the pilot
-//	    p_k[n] = q[(n + k) mod L], q the Zadoff–Chu sequence of length L and root r, the smallest
-//	    integer >= 2 coprime with L; every |p_k[n]| = 1;
-//	  - guards are silent: they absorb beam-switching transients and multipath tails.
+// where
+//   - preamble: two identical halves of Lh = P/2 samples, a[n] = z[n mod Lh] with z the Zadoff–Chu
+//     sequence of root 1 and length Lh, z[n] = exp(-jπ n(n + Lh mod 2)/Lh);
+//   - postamble: b[n] = conj(a[n]) (the chirp swept the other way, so that the timing correlator,
+//     matched to the preamble, does not fire on it);
+//   - slot k = i·M_B + j (UE beam i, BS beam j, so the BS beam changes fastest): the pilot
+//     p_k[n] = q[(n + k) mod L], q the Zadoff–Chu sequence of length L and root r, the smallest
+//     integer >= 2 coprime with L; every |p_k[n]| = 1;
+//   - guards are silent: they absorb beam-switching transients and multipath tails.
 //
 // Synthesize writes the noiseless sweep for per-slot gains y: slot k carries y[j·M_U + i]·p_k and
 // both sync blocks carry A·a and A·b with A = sqrt(mean_k |y_k|^2) (real, positive): the sync blocks
