@@ -236,6 +236,9 @@ func (c *Client) exchange(ctx context.Context, cmd uint8, payload []byte, maxRes
 			return err
 		}
 		if attempt > 0 {
+			// What is buffered now is stale or broken (a corrupted length field would otherwise hold
+			// the decoder waiting for bytes that belong to the next answer).
+			c.rbuf = c.rbuf[:0]
 			c.stats.Retransmissions++
 			c.log.Debug("retransmit", "cmd", CommandName(cmd), "seq", seq, "attempt", attempt)
 		}

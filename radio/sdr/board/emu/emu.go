@@ -28,6 +28,9 @@ import (
 // ErrDisconnected is returned by Serve when Disconnect was called (or is in effect).
 var ErrDisconnected = errors.New("emu: board disconnected")
 
+// faultStream is the fault generator's second PCG word ("emu").
+const faultStream = 0x656d75
+
 // Defaults for the zero values of Config's capacity fields.
 const (
 	DefaultBeams    = 256
@@ -71,7 +74,8 @@ type Sweep struct {
 	Dwell uint32
 	Beams []uint16
 	// Slots[k] holds the weights applied to each element during slot k, errors included (see
-	// Config). The slices belong to the board: valid only during the OnTrigger callback.
+	// Config); slots of the same beam share one slice. The slices belong to the board: valid only
+	// during the OnTrigger callback.
 	Slots [][]complex128
 }
 
@@ -90,11 +94,14 @@ type Board struct {
 	loaded  []bool
 	order   []uint16 // the sweep being armed or armed
 	got     int      // slots of order received so far
+	total   int      // slots of the sweep being armed
 	armed   bool
 	dwell   uint32
 	onTrig  func(Sweep)
 	linked  []*Board
 	slots   [][]complex128
+	beamW   map[uint16][]complex128 // this sweep's weights per beam
+	wbuf    map[uint16][]complex128 // weight buffers per beam, kept across sweeps
 	lastReq []byte // the last executed request frame (seq and bytes), for retransmissions
 	lastAns []byte // its answer frame
 	gone    chan struct{}
@@ -121,12 +128,14 @@ func New(cfg Config) *Board {
 		id: board.Identity{ID: cfg.ID, Elements: cfg.Elements, PhaseBits: cfg.PhaseBits, GainBits: cfg.GainBits,
 			Firmware: cfg.Firmware, Beams: cfg.Beams, MaxSlots: cfg.MaxSlots, MaxPayload: board.MaxPayload},
 		ps:     beamforming.PhaseShifter{Bits: cfg.PhaseBits},
-		rng:    rand.New(rand.NewPCG(cfg.Faults.Seed, 0x656d75)), // "emu"
+		rng:    rand.New(rand.NewPCG(cfg.Faults.Seed, faultStream)),
 		phases: make([]uint16, cfg.Elements),
 		gains:  make([]uint16, cfg.Elements),
 		beam:   -1,
 		table:  make([][]uint16, cfg.Beams),
 		loaded: make([]bool, cfg.Beams),
+		beamW:  map[uint16][]complex128{},
+		wbuf:   map[uint16][]complex128{},
 		gone:   make(chan struct{}),
 		back:   make(chan struct{}),
 	}
@@ -134,11 +143,20 @@ func New(cfg Config) *Board {
 	return b
 }
 
+// SetFaults replaces the fault settings; the generator is reseeded from f.Seed.
+func (b *Board) SetFaults(f Faults) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.cfg.Faults = f
+	b.rng = rand.New(rand.NewPCG(f.Seed, faultStream))
+}
+
 // Identity is what the board answers to IDENTIFY.
 func (b *Board) Identity() board.Identity { return b.id }
 
 // OnTrigger sets the callback run for each sweep of this board, on the goroutine serving the
-// triggering board, after its ACK was written; the next frame waits for it to return.
+// triggering board. The TRIGGER's ACK goes out after the callbacks of every swept board returned,
+// so when a host's Trigger returns the sweep has been handed over.
 func (b *Board) OnTrigger(f func(Sweep)) {
 	b.mu.Lock()
 	b.onTrig = f
@@ -230,7 +248,7 @@ func (b *Board) Serve(ctx context.Context, rw io.ReadWriter) error {
 					out, err = b.frame(ctx, rw, in[n-board.Overhead-len(f.Payload):n], f, out)
 				} else if err == board.ErrCRC {
 					out = board.AppendFrame(out[:0], board.Frame{Seq: f.Seq, Cmd: f.Cmd | board.RespFlag, Payload: []byte{byte(board.StatusBadCRC)}})
-					err = b.send(ctx, rw, out)
+					err = b.send(ctx, rw, out, 0)
 				} else {
 					err = nil // a stray answer or a bad length: skip it
 				}
@@ -255,6 +273,7 @@ func (b *Board) frame(ctx context.Context, rw io.ReadWriter, raw []byte, f board
 	corrupt := fl.CorruptRate > 0 && b.rng.Float64() < fl.CorruptRate
 	corruptReq := corrupt && b.rng.IntN(2) == 0
 	bit := b.rng.Uint64()
+	delay := fl.Delay
 	b.mu.Unlock()
 	if dropReq {
 		return out, nil
@@ -262,9 +281,12 @@ func (b *Board) frame(ctx context.Context, rw io.ReadWriter, raw []byte, f board
 	if corruptReq {
 		// As if a bit of the payload or CRC had flipped on the line: the header parses, the CRC fails.
 		out = board.AppendFrame(out[:0], board.Frame{Seq: f.Seq, Cmd: f.Cmd | board.RespFlag, Payload: []byte{byte(board.StatusBadCRC)}})
-		return out, b.send(ctx, rw, out)
+		return out, b.send(ctx, rw, out, delay)
 	}
 	out, after := b.execute(f, raw, out)
+	if after != nil {
+		after()
+	}
 	if drop {
 		return out, nil
 	}
@@ -273,18 +295,12 @@ func (b *Board) frame(ctx context.Context, rw io.ReadWriter, raw []byte, f board
 		ans = append([]byte(nil), out...)
 		ans[int(bit/8%uint64(len(ans)))] ^= 1 << (bit % 8)
 	}
-	if err := b.send(ctx, rw, ans); err != nil {
-		return out, err
-	}
-	if after != nil {
-		after()
-	}
-	return out, nil
+	return out, b.send(ctx, rw, ans, delay)
 }
 
-// send writes an answer after the configured delay.
-func (b *Board) send(ctx context.Context, rw io.ReadWriter, ans []byte) error {
-	if d := b.cfg.Faults.Delay; d > 0 {
+// send writes an answer after delay.
+func (b *Board) send(ctx context.Context, rw io.ReadWriter, ans []byte, delay time.Duration) error {
+	if d := delay; d > 0 {
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
@@ -299,7 +315,7 @@ func (b *Board) send(ctx context.Context, rw io.ReadWriter, ans []byte) error {
 
 // execute runs a request, or replays the cached answer to a retransmission (same seq and bytes;
 // seq 0 always runs: a host's first request after opening). It returns the answer frame and, for
-// TRIGGER, the sweep callbacks to run once the answer is out.
+// TRIGGER, the sweep to run before the answer goes out.
 func (b *Board) execute(f board.Frame, raw, out []byte) ([]byte, func()) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -440,7 +456,7 @@ func (b *Board) arm(p []byte) board.Status {
 	if len(p) != 10+2*cnt {
 		return board.StatusBadLength
 	}
-	if total == 0 || total > b.cfg.MaxSlots || start+cnt > total || (start != 0 && (start != b.got || total != len(b.order))) {
+	if total == 0 || total > b.cfg.MaxSlots || start+cnt > total || (start != 0 && (start != b.got || total != b.total)) {
 		return board.StatusBadArg
 	}
 	for k := range cnt {
@@ -452,6 +468,7 @@ func (b *Board) arm(p []byte) board.Status {
 		b.armed = false
 		b.order = b.order[:0]
 		b.dwell = dwell
+		b.total = total
 	}
 	for k := range cnt {
 		b.order = append(b.order, le16(p[10+2*k:]))
@@ -495,17 +512,22 @@ func (b *Board) sweep() {
 		}
 		amp[e] = math.Pow(10, db/20) * scale
 	}
+	// One weight vector per beam used, shared by the slots that use it.
+	clear(b.beamW)
 	for k, beam := range b.order {
-		if len(b.slots[k]) != n {
-			b.slots[k] = make([]complex128, n)
-		}
-		for e, code := range b.table[beam] {
-			ph := b.ps.Phase(code)
-			if b.cfg.PhaseErrRad != nil {
-				ph += b.cfg.PhaseErrRad[e]
+		w, ok := b.beamW[beam]
+		if !ok {
+			w = b.slotBuf(beam)
+			for e, code := range b.table[beam] {
+				ph := b.ps.Phase(code)
+				if b.cfg.PhaseErrRad != nil {
+					ph += b.cfg.PhaseErrRad[e]
+				}
+				w[e] = cmplx.Rect(amp[e], ph)
 			}
-			b.slots[k][e] = cmplx.Rect(amp[e], ph)
+			b.beamW[beam] = w
 		}
+		b.slots[k] = w
 	}
 	last := int(b.order[len(b.order)-1])
 	copy(b.phases, b.table[last])
@@ -518,6 +540,16 @@ func (b *Board) sweep() {
 		cb(sw)
 	}
 	b.mu.Unlock()
+}
+
+// slotBuf is beam's weight buffer (b.mu held).
+func (b *Board) slotBuf(beam uint16) []complex128 {
+	w, ok := b.wbuf[beam]
+	if !ok {
+		w = make([]complex128, b.cfg.Elements)
+		b.wbuf[beam] = w
+	}
+	return w
 }
 
 // State returns copies of the board's phase and gain codes and its beam (-1: none), for tests.
