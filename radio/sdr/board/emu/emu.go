@@ -102,8 +102,8 @@ type Board struct {
 	slots   [][]complex128
 	beamW   map[uint16][]complex128 // this sweep's weights per beam
 	wbuf    map[uint16][]complex128 // weight buffers per beam, kept across sweeps
-	lastReq []byte // the last executed request frame (seq and bytes), for retransmissions
-	lastAns []byte // its answer frame
+	lastReq []byte                  // the last executed request frame (seq and bytes), for retransmissions
+	lastAns []byte                  // its answer frame
 	gone    chan struct{}
 	off     bool
 	back    chan struct{} // closed by Reconnect
