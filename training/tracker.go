@@ -1,0 +1,209 @@
+package training
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // the graph DSL reads best unqualified
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+)
+
+// Tracker is the latent LSTM tracker (paper V): x(t) (the normalised pilots, see norm) → g1 →
+// LSTM → g2 → ŝ(t) and g3 → (ln α̂, ln β̂) normalised; Ĥ(t) = f^-1(d(ŝ(t)), α̂(t), β̂(t)) with the
+// autoencoder's decoder d, frozen and stored in the tracker's own checkpoint (weights dec.*), so
+// that a tracker directory is self-contained.
+type Tracker struct {
+	cfg    Config
+	setup  setupRecord
+	nb, nu int
+	net    params // g1, lstm, g2, g3
+	dec    params // the frozen decoder
+	norm   norm
+	dir    string
+	ae     string // the autoencoder checkpoint the decoder came from
+}
+
+func newTrackerNet(cfg Config, obs, latent int, rng *rand.Rand) params {
+	c := cfg.Tracker
+	g1 := append([]int{2*obs + 1}, c.G1...)
+	ps := newMLP(rng, "g1", g1)
+	ps = append(ps, newLSTM(rng, "lstm", g1[len(g1)-1], c.LSTMHidden, c.LSTMLayers)...)
+	ps = append(ps, newMLP(rng, "g2", append(append([]int{c.LSTMHidden}, c.G2...), latent))...)
+	return append(ps, newMLP(rng, "g3", append(append([]int{c.LSTMHidden}, c.G3...), 2))...)
+}
+
+// forward runs the tracker network on x [B, T, 2M+1] from the LSTM states h0, c0 and returns the
+// latents [B, T, S], the normalised (ln α, ln β) [B, T, 2] and the final states.
+func (m *Tracker) forward(w []*Node, x *Node, h0, c0 []*Node) (s, ab *Node, h, c []*Node) {
+	cfg := m.cfg.Tracker
+	cur := &cursor{w}
+	xs := steps(x)
+	g1 := cur.nodes
+	for t := range xs {
+		cur.nodes = g1 // g1 is applied to every step with the same weights
+		xs[t] = mlp(cur, xs[t], len(cfg.G1))
+	}
+	xs, h, c = lstm(cur, xs, h0, c0)
+	out := stack(xs)
+	return mlp(cur, out, len(cfg.G2)+1), mlp(cur, out, len(cfg.G3)+1), h, c
+}
+
+// zeroStates are all-zero LSTM states for a batch.
+func zeroStates(g *Graph, layers, batch, hidden int) []*Node {
+	out := make([]*Node, layers)
+	for i := range out {
+		out[i] = Zeros(g, shapes.Make(dtypes.Float32, batch, hidden))
+	}
+	return out
+}
+
+// TrainTracker trains the latent tracker on T-step windows of d's trajectories: targets s(t), α(t),
+// β(t) from ae's encoder and Preprocess, inputs simulated as Y = W^H H F S + N with s's design and
+// noise (seeded CN noise, fresh every epoch). The checkpoint in out holds the network, the frozen
+// decoder, s and the normalisation.
+func TrainTracker(ctx context.Context, d *Data, ae *Autoencoder, s Setup, cfg Config, out string, log *slog.Logger, progress io.Writer) (*Tracker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if ae.nb != d.NB || ae.nu != d.NU {
+		return nil, fmt.Errorf("training tracker: the autoencoder is for %d x %d arrays, the data has %d x %d", ae.nb, ae.nu, d.NB, d.NU)
+	}
+	dir, err := prepareDir(out)
+	if err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7ac))
+	q, err := newSequences(d, s, cfg.Tracker.T, cfg.Tracker.ValFraction, rng, cfg.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("training tracker: %w", err)
+	}
+	if q.skipped > 0 {
+		log.Warn("training tracker: windows with a no-path channel skipped", "windows", q.skipped)
+	}
+	m := &Tracker{cfg: cfg, setup: s.record(), nb: d.NB, nu: d.NU, dec: ae.dec.clone(), ae: ae.dir,
+		net: newTrackerNet(cfg, q.pm.obs(), ae.Latent(), rng)}
+	m.cfg.AE = ae.cfg.AE // the decoder's shape comes from the autoencoder's config
+
+	// Targets for every trajectory step: latent from the encoder, normalised ln α, ln β.
+	latent := ae.Latent()
+	type target struct {
+		s           []float32
+		lnA, lnB    float64
+	}
+	tg := make([][]target, len(q.h))
+	var vs [][]float32
+	var at [][2]int
+	for i, tr := range q.h {
+		tg[i] = make([]target, len(tr))
+		for k, h := range tr {
+			if allZero(h) {
+				continue
+			}
+			v := make([]float32, 2*len(h))
+			a, b := Preprocess(h, v)
+			tg[i][k].lnA, tg[i][k].lnB = math.Log(a), math.Log(b)
+			vs, at = append(vs, v), append(at, [2]int{i, k})
+		}
+	}
+	zs, err := ae.encodeAll(vs)
+	if err != nil {
+		return nil, fmt.Errorf("training tracker: %w", err)
+	}
+	for j, ik := range at {
+		tg[ik[0]][ik[1]].s = zs[j]
+	}
+	q.gainStats(&m.norm)
+	var la, lb []float64
+	q.eachTrainStep(func(i, k int) { la, lb = append(la, tg[i][k].lnA), append(lb, tg[i][k].lnB) })
+	m.norm.LogAlphaMean, m.norm.LogAlphaStd = meanStd(la)
+	m.norm.LogBetaMean, m.norm.LogBetaStd = meanStd(lb)
+
+	t := cfg.Tracker.T
+	f := 2*q.pm.obs() + 1
+	batchOf := func(rng *rand.Rand, ws []int) []*tensors.Tensor {
+		sOut := make([]float32, len(ws)*t*latent)
+		abOut := make([]float32, len(ws)*t*2)
+		x := q.inputs(&m.norm, rng, ws, func(row, step int, _ []complex128, _ float64) {
+			w := q.windows[ws[row]]
+			g := tg[w[0]][w[1]+step]
+			j := row*t + step
+			copy(sOut[j*latent:], g.s)
+			abOut[2*j] = float32((g.lnA - m.norm.LogAlphaMean) / m.norm.LogAlphaStd)
+			abOut[2*j+1] = float32((g.lnB - m.norm.LogBetaMean) / m.norm.LogBetaStd)
+		})
+		return []*tensors.Tensor{
+			tensors.FromFlatDataAndDimensions(x, len(ws), t, f),
+			tensors.FromFlatDataAndDimensions(sOut, len(ws), t, latent),
+			tensors.FromFlatDataAndDimensions(abOut, len(ws), t, 2),
+		}
+	}
+	la2, lb2 := cfg.Tracker.LambdaAlpha, cfg.Tracker.LambdaBeta
+	fm := &model{
+		name: kindTracker, train: m.net, nTrain: len(q.train), nVal: len(q.val),
+		// L_LSTM (eq. 12) averaged over the batch and the T steps.
+		loss: func(w, data []*Node) *Node {
+			x, sT, abT := data[0], data[1], data[2]
+			dims := x.Shape().Dimensions
+			z := zeroStates(x.Graph(), cfg.Tracker.LSTMLayers, dims[0], cfg.Tracker.LSTMHidden)
+			sHat, abHat, _, _ := m.forward(w, x, z, z)
+			weights := ExpandLeftToRank(Const(x.Graph(), []float32{float32(la2), float32(lb2)}), 3)
+			l := Add(ReduceAllSum(Square(Sub(sT, sHat))), ReduceAllSum(Mul(Square(Sub(abT, abHat)), weights)))
+			return DivScalar(l, float64(dims[0]*dims[1]))
+		},
+		trainBatch: func(rng *rand.Rand, idx []int) []*tensors.Tensor { return batchOf(rng, pick(q.train, idx)) },
+		valBatch:   func(idx []int) []*tensors.Tensor { return batchOf(nil, pick(q.val, idx)) },
+	}
+	meta := m.meta(d.Source)
+	hist, err := fitModel(ctx, fm, cfg.Tracker.fit(), cfg.Seed, log, progress, func(hist []EpochLoss) error {
+		meta.Losses = hist
+		return saveCheckpoint(dir, meta, m.net, m.dec)
+	})
+	m.dir = dir
+	if err != nil {
+		return m, err
+	}
+	log.Info("tracker trained", "dir", dir, "epochs", len(hist), "val_loss", bestVal(hist))
+	return m, nil
+}
+
+func (m *Tracker) meta(data string) checkpointFile {
+	setup, nm := m.setup, m.norm
+	return checkpointFile{Kind: kindTracker, Config: m.cfg, NB: m.nb, NU: m.nu, Setup: &setup, Norm: &nm, Data: data, AE: m.ae}
+}
+
+// LoadTracker reads a tracker checkpoint directory (network, frozen decoder, setup, normalisation).
+func LoadTracker(dir string) (*Tracker, error) {
+	dir, err := absDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := readCheckpoint(dir, kindTracker)
+	if err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(0, 0))
+	m := &Tracker{cfg: meta.Config, setup: *meta.Setup, nb: meta.NB, nu: meta.NU, norm: *meta.Norm, dir: dir, ae: meta.AE,
+		net: newTrackerNet(meta.Config, meta.Setup.MB*meta.Setup.MU, meta.Config.AE.Latent, rng),
+		dec: newMLP(rng, "dec", meta.Config.AE.decoderSizes(meta.NB, meta.NU))}
+	if err := readWeights(dir, m.net, m.dec); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Check is nil when the checkpoint fits the testbed s, else an error naming what differs.
+func (m *Tracker) Check(s Setup) error {
+	if err := m.setup.check(s); err != nil {
+		return fmt.Errorf("tracker %s: %w", m.dir, err)
+	}
+	return nil
+}
+
+// Dir is the checkpoint directory.
+func (m *Tracker) Dir() string { return m.dir }
