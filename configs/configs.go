@@ -40,6 +40,7 @@ type Config struct {
 	Estimators   Estimators   `mapstructure:"estimators"`
 	Telemetry    Telemetry    `mapstructure:"telemetry"`
 	Daemon       Daemon       `mapstructure:"daemon"`
+	Calibration  Calibration  `mapstructure:"calibration"`
 
 	// Dir is the directory relative paths in the file resolve against ("" for embedded files).
 	Dir string `mapstructure:"-"`

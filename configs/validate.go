@@ -129,6 +129,7 @@ func (c Config) Validate() error {
 	}
 
 	c.validateTestbed(&v)
+	c.validateCalibration(&v)
 
 	if c.Daemon.Intervals < 0 {
 		v.fail("daemon.intervals", "must be >= 0 (got %d)", c.Daemon.Intervals)
