@@ -159,6 +159,8 @@ type Radio struct {
 	Backend string `mapstructure:"backend"`
 	Dataset string `mapstructure:"dataset"`
 	Seed    uint64 `mapstructure:"seed"`
+	SDR     SDR    `mapstructure:"sdr"`
+	Replay  Replay `mapstructure:"replay"`
 }
 
 type LMMSE struct {
@@ -216,12 +218,15 @@ type Telemetry struct {
 }
 
 type Daemon struct {
-	Intervals      int           `mapstructure:"intervals"`
-	Realtime       bool          `mapstructure:"realtime"`
-	SummaryEveryS  float64       `mapstructure:"summary_every_s"`
-	StatusAddr     string        `mapstructure:"status_addr"`
-	ReferenceEvery int           `mapstructure:"reference_every"`
-	CaptureTimeout time.Duration `mapstructure:"capture_timeout"`
+	Intervals       int           `mapstructure:"intervals"`
+	Realtime        bool          `mapstructure:"realtime"`
+	SummaryEveryS   float64       `mapstructure:"summary_every_s"`
+	StatusAddr      string        `mapstructure:"status_addr"`
+	StatusTokenEnv  string        `mapstructure:"status_token_env"`
+	StatusTokenFile string        `mapstructure:"status_token_file"`
+	UnhealthyAfter  int           `mapstructure:"unhealthy_after"`
+	ReferenceEvery  int           `mapstructure:"reference_every"`
+	CaptureTimeout  time.Duration `mapstructure:"capture_timeout"`
 }
 
 // Load reads a configuration file; an empty path is the embedded default (which needs no files).

@@ -140,6 +140,13 @@ func (c Config) Validate() error {
 			v.fail("daemon.status_addr", "want HOST:PORT or \"\" (got %q)", a)
 		}
 	}
+	if c.Daemon.StatusTokenEnv != "" && c.Daemon.StatusTokenFile != "" {
+		v.fail("daemon.status_token_file", "set at most one of daemon.status_token_env and daemon.status_token_file")
+	}
+	v.file("daemon.status_token_file", c.Resolve(c.Daemon.StatusTokenFile))
+	if c.Daemon.UnhealthyAfter < 0 {
+		v.fail("daemon.unhealthy_after", "must be >= 0 (got %d)", c.Daemon.UnhealthyAfter)
+	}
 	if c.Daemon.CaptureTimeout <= 0 {
 		v.fail("daemon.capture_timeout", "must be > 0 (got %v)", c.Daemon.CaptureTimeout)
 	}
@@ -179,10 +186,7 @@ func (c Config) validateTestbed(v *validator) {
 	v.nonNegative("beamforming.impairments.phase_std_deg", im.PhaseStdDeg)
 	v.nonNegative("beamforming.impairments.insertion_loss_db", im.InsertionLossDB)
 
-	if c.Radio.Backend != "sim" {
-		v.fail("radio.backend", "must be sim (got %q)", c.Radio.Backend)
-	}
-	v.file("radio.dataset", c.Resolve(c.Radio.Dataset))
+	c.validateRadio(v)
 
 	if len(c.Estimators.Run) == 0 {
 		v.fail("estimators.run", "must list at least one of %s", strings.Join(EstimatorNames, ", "))

@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"time"
@@ -34,7 +30,7 @@ func run(ctx context.Context, cfg configs.Config, log *slog.Logger, progressOut 
 	defer tb.close(ctx, cfg.Telemetry.ShutdownTimeout, log)
 	ctl := tb.ctl
 	if cfg.Daemon.StatusAddr != "" {
-		stop, err := serveStatus(ctx, cfg.Daemon.StatusAddr, ctl, log)
+		stop, err := serveStatus(ctx, cfg, ctl, log)
 		if err != nil {
 			return err
 		}
@@ -84,20 +80,7 @@ func newTestbed(ctx context.Context, cfg configs.Config, log *slog.Logger, progr
 	if err != nil {
 		return nil, err
 	}
-	chans, err := trajectoryChannels(ctx, cfg, s, progressOut)
-	if err != nil {
-		return nil, err
-	}
 	ests, err := newEstimators(ctx, cfg, s, log, progressOut)
-	if err != nil {
-		return nil, err
-	}
-	tx, noise := cfg.Powers()
-	bsImp, ueImp := cfg.Impairments()
-	r, err := simradio.New(simradio.Params{
-		Scene: s.Scene.Name, BS: cfg.BSArray(), UE: cfg.UEArray(), PhaseShifter: cfg.PhaseShifter(),
-		TxPower: tx, Noise: noise, BSImp: bsImp, UEImp: ueImp, Channels: chans, Seed: cfg.Radio.Seed,
-	})
 	if err != nil {
 		return nil, err
 	}
@@ -115,8 +98,17 @@ func newTestbed(ctx context.Context, cfg configs.Config, log *slog.Logger, progr
 	if err != nil {
 		return nil, err
 	}
-	tb := &testbed{sinks: sinks, steps: len(chans), observations: setup.W.M * setup.F.M}
-	if tb.ctl, err = controller.New(r, ests, sinks, cc, log); err != nil {
+	tb := &testbed{sinks: sinks, observations: setup.W.M * setup.F.M}
+	r, err := newRadio(ctx, cfg, s, log, progressOut)
+	if err != nil {
+		tb.close(ctx, cfg.Telemetry.ShutdownTimeout, log)
+		return nil, err
+	}
+	if tb.steps = r.steps; cc.Intervals == 0 {
+		cc.Intervals = r.intervals
+	}
+	if tb.ctl, err = controller.New(r.Radio, ests, sinks, cc, log); err != nil {
+		r.Park(ctx)
 		tb.close(ctx, cfg.Telemetry.ShutdownTimeout, log)
 		return nil, err
 	}
@@ -141,34 +133,6 @@ func summary(st controller.Status) []any {
 		args = append(args, e.Name+"_db", fmt.Sprintf("%.2f", e.MeanNMSEdB))
 	}
 	return args
-}
-
-// trajectoryChannels is H along the evaluation trajectory: replayed from radio.dataset, or traced.
-func trajectoryChannels(ctx context.Context, cfg configs.Config, s *sim.Simulator, progressOut io.Writer) ([][]complex128, error) {
-	if p := cfg.Resolve(cfg.Radio.Dataset); p != "" {
-		chans, err := simradio.Dataset(p, s.BS.N(), s.UE.N())
-		if err != nil {
-			return nil, fmt.Errorf("radio.dataset: %w", err)
-		}
-		return chans, nil
-	}
-	spec := cfg.DatasetSpec()
-	spec.Count = 0
-	if len(spec.Evaluation) == 0 {
-		spec.Count = 1
-	}
-	random, eval, err := dataset.Trajectories(ctx, s, spec)
-	if err != nil {
-		return nil, err
-	}
-	traj := eval
-	if traj == nil {
-		traj = random[0]
-	}
-	// The BS is fixed and the trajectory known, so trace it once; each interval then only forms Y.
-	bar := progress.New(progressOut, len(traj), "tracing trajectory")
-	defer bar.Finish()
-	return simradio.Trajectory(ctx, s, traj, bar.Set)
 }
 
 // newEstimators builds estimators.run in order. LMMSE's covariance comes from a dataset's H or from
@@ -280,35 +244,4 @@ func openTelemetry(cfg configs.Config, runID string, log *slog.Logger) (fanout, 
 		log.Info("telemetry to influxdb", "url", in.URL, "bucket", in.Bucket)
 	}
 	return out, nil
-}
-
-// serveStatus serves /healthz and /status (JSON) until the returned stop is called.
-func serveStatus(ctx context.Context, addr string, ctl *controller.Controller, log *slog.Logger) (stop func(), err error) {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("daemon.status_addr: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(ctl.Status()); err != nil {
-			log.Warn("status: encode", "err", err)
-		}
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("status server stopped", "err", err)
-		}
-	}()
-	log.Info("status endpoint", "url", "http://"+ln.Addr().String()+"/status")
-	return func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	}, nil
 }

@@ -1,0 +1,398 @@
+// Package sdr is the hardware backend of radio.Radio: two phase-shifter boards on serial ports
+// (radio/sdr/board) and one receive channel of an SDR (radio/sdr/iq), turned into the observation Y
+// by the pilot correlator (radio/sdr/pilot).
+//
+// One capture is one pilot sweep of M_B·M_U slots. Program loads the beam tables — W's columns into
+// the BS board, F's columns into the UE board — and arms both boards with the slot order
+// k = i·M_B + j (UE beam i, BS beam j). Capture triggers the BS board, which starts the SDR's
+// capture and, over the shared trigger line, the UE board's sweep; it reads one window of
+// Frame.Samples() + Margin samples and correlates it into
+//
+//	Y[j,i] = w_j^H H f_i s_i + n_ji   (M_B x M_U, row-major),
+//
+// the simulated backend's Y, so every estimator runs unchanged. The transmitter sends the pilot
+// symbols s = beamforming.Pilots(M_U, P_tx) (Zadoff–Chu at the configured power); Program refuses
+// other pilots, since Y would not match them. Hardware does not know H: Capture.Truth stays nil and
+// the controller's reference sweeps give the NMSE.
+//
+// The IQ source delivers one burst of samples per trigger (the SDR's timed capture starts on the
+// trigger line). After a failed capture the burst may be partly read or still in flight, so before
+// the next capture a live source (TCP, SoapySDR) is drained until it stays silent for QuietGap (and
+// reopened if its stream broke), and the boards are programmed again (a board that was unplugged may
+// come back empty). A failed Capture therefore costs one interval; the
+// backend resumes by itself when the boards and the source answer again. Calibration is not applied
+// here: calibration.Wrap corrects the codes of any radio.Radio.
+package sdr
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/cmplx"
+	"time"
+
+	"github.com/cctrack/cctrack/beamforming"
+	"github.com/cctrack/cctrack/radio"
+	"github.com/cctrack/cctrack/radio/sdr/board"
+	"github.com/cctrack/cctrack/radio/sdr/iq"
+	"github.com/cctrack/cctrack/radio/sdr/pilot"
+)
+
+// Params describe the hardware testbed.
+type Params struct {
+	Scene        string // for Info
+	BS, UE       radio.Array
+	PhaseShifter beamforming.PhaseShifter
+	// TxPower P_tx and Noise sigma^2 (W): the configured values the estimators assume.
+	TxPower, Noise float64
+	// BSBoard and UEBoard are the boards' serial links; the BS board is the trigger master.
+	BSBoard, UEBoard board.Config
+	IQ               IQ
+	// Frame is the sweep waveform's shape (PreambleLen, PilotLen, Guard); Program sets its slot
+	// counts MB and MU.
+	Frame pilot.Frame
+	// Margin is how many samples beyond Frame.Samples() a capture reads: the largest timing offset
+	// between the trigger and the start of the burst that the correlator can still find.
+	Margin int
+	// Tap, when not nil, gets every captured window (before correlation) with its schedule; an error
+	// fails the capture. `cctrack record` writes the windows to SigMF through it.
+	Tap func(samples []complex64, s Schedule) error
+}
+
+// Schedule is what one captured window was measured with: enough for a replay to check that it is
+// asked for the same sweep and to correlate the window again.
+type Schedule struct {
+	// Capture counts the radio's captures from 0 (Capture.Interval).
+	Capture int `json:"capture"`
+	// NB, MB, NU, MU are the combiner's and precoder's shapes.
+	NB int `json:"n_b"`
+	MB int `json:"m_b"`
+	NU int `json:"n_u"`
+	MU int `json:"m_u"`
+	// Setup is the digest of the programmed codes and pilots (SetupDigest).
+	Setup string `json:"setup"`
+	// PreambleLen, PilotLen and Guard are the waveform's; Margin the extra samples read.
+	PreambleLen int `json:"preamble_len"`
+	PilotLen    int `json:"pilot_len"`
+	Guard       int `json:"guard"`
+	Margin      int `json:"margin"`
+}
+
+// Frame is the pilot frame the schedule describes.
+func (s Schedule) Frame() pilot.Frame {
+	return pilot.Frame{MB: s.MB, MU: s.MU, PilotLen: s.PilotLen, Guard: s.Guard, PreambleLen: s.PreambleLen}
+}
+
+// Window is the number of samples captured per sweep: the frame plus the margin.
+func (s Schedule) Window() int { return s.Frame().Samples() + s.Margin }
+
+// SetupDigest is a SHA-256 digest (hex, 128 bits) of a setup's shapes, codes and pilots: two setups
+// with the same digest program the same sweep.
+func SetupDigest(s radio.Setup) string {
+	h := sha256.New()
+	var b [8]byte
+	for _, n := range []int{s.W.N, s.W.M, s.F.N, s.F.M, len(s.Pilots)} {
+		binary.LittleEndian.PutUint64(b[:], uint64(n))
+		h.Write(b[:])
+	}
+	for _, codes := range [][]uint16{s.W.Code, s.F.Code} {
+		for _, c := range codes {
+			binary.LittleEndian.PutUint16(b[:2], c)
+			h.Write(b[:2])
+		}
+	}
+	for _, p := range s.Pilots {
+		for _, x := range []float64{real(p), imag(p)} {
+			binary.LittleEndian.PutUint64(b[:], math.Float64bits(x))
+			h.Write(b[:])
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// CheckPilots returns an error unless pilots are beamforming.Pilots(len(pilots), txPower), the
+// symbols the transmitter sends, to 1e-9 relative (float64 round-off of the same formula).
+func CheckPilots(pilots []complex128, txPower float64) error {
+	want := beamforming.Pilots(max(len(pilots), 1), txPower)
+	for i, p := range pilots {
+		if cmplx.Abs(p-want[i]) > 1e-9*cmplx.Abs(want[i]) {
+			return fmt.Errorf("pilot %d is %v: the transmitter sends beamforming.Pilots(M_U, P_tx), %v", i, p, want[i])
+		}
+	}
+	return nil
+}
+
+// Radio is the hardware backend. Calls are made from one goroutine.
+type Radio struct {
+	p      Params
+	log    *slog.Logger
+	bs, ue *board.Client
+	src    iq.Source
+
+	setup    radio.Setup // the programmed setup (codes copied)
+	have     bool
+	schedule Schedule
+	corrs    map[[2]int]*pilot.Correlator
+	corr     *pilot.Correlator
+	bsOrder  []uint16
+	ueOrder  []uint16
+	window   []complex64
+	n        int
+	stale    bool // program the boards again before the next capture
+	resync   bool // reopen the IQ source before the next capture
+	parked   bool
+}
+
+var _ radio.Radio = (*Radio)(nil)
+
+// New opens both boards, checks that they match the arrays and the phase-shifter resolution, and
+// opens the IQ source. The radio still needs Program.
+func New(ctx context.Context, p Params, log *slog.Logger) (*Radio, error) {
+	if err := p.PhaseShifter.Validate(); err != nil {
+		return nil, fmt.Errorf("radio/sdr: %w", err)
+	}
+	if !(p.TxPower > 0) || !(p.Noise > 0) {
+		return nil, fmt.Errorf("radio/sdr: want TxPower > 0 and Noise > 0 (got %g, %g W)", p.TxPower, p.Noise)
+	}
+	f := p.Frame
+	f.MB, f.MU = 1, 1
+	if err := f.Validate(); err != nil {
+		return nil, fmt.Errorf("radio/sdr: %w", err)
+	}
+	if p.Margin < 0 {
+		return nil, fmt.Errorf("radio/sdr: margin %d, want >= 0", p.Margin)
+	}
+	r := &Radio{p: p, log: log, corrs: map[[2]int]*pilot.Correlator{}}
+	var err error
+	if r.bs, err = openBoard(ctx, p.BSBoard, p.BS.N(), p.PhaseShifter, log); err != nil {
+		return nil, err
+	}
+	if r.ue, err = openBoard(ctx, p.UEBoard, p.UE.N(), p.PhaseShifter, log); err != nil {
+		r.bs.Close()
+		return nil, err
+	}
+	if r.src, err = p.IQ.Open(ctx); err != nil {
+		r.bs.Close()
+		r.ue.Close()
+		return nil, fmt.Errorf("radio/sdr: %w", err)
+	}
+	return r, nil
+}
+
+// openBoard opens a board and checks its identity against the array it drives.
+func openBoard(ctx context.Context, c board.Config, n int, ps beamforming.PhaseShifter, log *slog.Logger) (*board.Client, error) {
+	b, err := board.Open(ctx, c, log)
+	if err != nil {
+		return nil, fmt.Errorf("radio/sdr: %w", err)
+	}
+	id := b.Identity()
+	if id.Elements != n || id.PhaseBits != ps.Bits {
+		b.Close()
+		return nil, fmt.Errorf("radio/sdr: board %s on %s (%s) has %d elements with %d-bit shifters, the array needs %d with %d bits",
+			c.Name, c.Port, id.ID, id.Elements, id.PhaseBits, n, ps.Bits)
+	}
+	log.Info("board ready", "board", c.Name, "port", c.Port, "id", id.ID, "firmware", id.Firmware, "elements", id.Elements, "phase_bits", id.PhaseBits)
+	return b, nil
+}
+
+// Info describes the hardware testbed.
+func (r *Radio) Info() radio.Info {
+	return radio.Info{Backend: "sdr", Scene: r.p.Scene, BS: r.p.BS, UE: r.p.UE, PhaseShifter: r.p.PhaseShifter,
+		TxPower: r.p.TxPower, Noise: r.p.Noise}
+}
+
+// Program loads W's and F's columns as beam tables and arms the sweep. The setup is kept: after a
+// failure the next Capture programs it again.
+func (r *Radio) Program(ctx context.Context, s radio.Setup) error {
+	if r.parked {
+		return errors.New("radio/sdr: program: radio parked")
+	}
+	nb, nu := r.p.BS.N(), r.p.UE.N()
+	if s.W.N != nb || s.F.N != nu || len(s.Pilots) != s.F.M || s.W.M < 1 || s.F.M < 1 ||
+		len(s.W.Code) != s.W.N*s.W.M || len(s.F.Code) != s.F.N*s.F.M {
+		return fmt.Errorf("radio/sdr: program: want W %d x M_B, F %d x M_U and M_U pilots (got %d x %d, %d x %d, %d)",
+			nb, nu, s.W.N, s.W.M, s.F.N, s.F.M, len(s.Pilots))
+	}
+	if err := CheckPilots(s.Pilots, r.p.TxPower); err != nil {
+		return fmt.Errorf("radio/sdr: program: %w", err)
+	}
+	r.setup = radio.Setup{
+		W:      beamforming.Codes{N: s.W.N, M: s.W.M, Code: append([]uint16(nil), s.W.Code...)},
+		F:      beamforming.Codes{N: s.F.N, M: s.F.M, Code: append([]uint16(nil), s.F.Code...)},
+		Pilots: append([]complex128(nil), s.Pilots...),
+	}
+	r.have = true
+	f := r.p.Frame
+	r.schedule = Schedule{NB: nb, MB: s.W.M, NU: nu, MU: s.F.M, Setup: SetupDigest(s),
+		PreambleLen: f.PreambleLen, PilotLen: f.PilotLen, Guard: f.Guard, Margin: r.p.Margin}
+	key := [2]int{s.W.M, s.F.M}
+	if r.corr = r.corrs[key]; r.corr == nil {
+		r.corr = pilot.NewCorrelator(r.schedule.Frame())
+		r.corrs[key] = r.corr
+	}
+	k := s.W.M * s.F.M
+	r.bsOrder, r.ueOrder = r.bsOrder[:0], r.ueOrder[:0]
+	for slot := range k {
+		r.bsOrder = append(r.bsOrder, uint16(slot%s.W.M))
+		r.ueOrder = append(r.ueOrder, uint16(slot/s.W.M))
+	}
+	if w := r.schedule.Window(); cap(r.window) < w {
+		r.window = make([]complex64, w)
+	}
+	r.stale = true
+	if err := r.program(ctx); err != nil {
+		return fmt.Errorf("radio/sdr: program: %w", err)
+	}
+	return nil
+}
+
+// program writes the kept setup to the boards.
+func (r *Radio) program(ctx context.Context) error {
+	s := r.setup
+	if err := r.bs.LoadBeamTable(ctx, columns(s.W)); err != nil {
+		return err
+	}
+	if err := r.ue.LoadBeamTable(ctx, columns(s.F)); err != nil {
+		return err
+	}
+	dwell := uint32(r.p.Frame.PilotLen + r.p.Frame.Guard)
+	if err := r.bs.ArmSweep(ctx, r.bsOrder, dwell); err != nil {
+		return err
+	}
+	if err := r.ue.ArmSweep(ctx, r.ueOrder, dwell); err != nil {
+		return err
+	}
+	r.stale = false
+	return nil
+}
+
+// columns are the beams of c (its columns) as a beam table: beam × element codes.
+func columns(c beamforming.Codes) [][]uint16 {
+	out := make([][]uint16, c.M)
+	for j := range out {
+		out[j] = make([]uint16, c.N)
+		for i := range c.N {
+			out[j][i] = c.Code[i*c.M+j]
+		}
+	}
+	return out
+}
+
+// Capture runs one sweep and correlates its window into c.Y.
+func (r *Radio) Capture(ctx context.Context, c *radio.Capture) error {
+	if !r.have || r.parked {
+		return errors.New("radio/sdr: capture before Program")
+	}
+	if err := r.capture(ctx, c); err != nil {
+		r.stale, r.resync = true, true
+		return fmt.Errorf("radio/sdr: capture %d: %w", r.n, err)
+	}
+	return nil
+}
+
+func (r *Radio) capture(ctx context.Context, c *radio.Capture) error {
+	if r.resync {
+		if err := r.drain(ctx); err != nil {
+			return fmt.Errorf("resynchronise IQ: %w", err)
+		}
+		r.resync = false
+	}
+	if r.stale {
+		if err := r.program(ctx); err != nil {
+			return err
+		}
+	}
+	t := time.Now()
+	if err := r.bs.Trigger(ctx); err != nil {
+		return err
+	}
+	w := r.window[:r.schedule.Window()]
+	if err := r.src.ReadFull(ctx, w); err != nil {
+		return fmt.Errorf("read %d IQ samples: %w", len(w), err)
+	}
+	s := r.schedule
+	s.Capture = r.n
+	if r.p.Tap != nil {
+		if err := r.p.Tap(w, s); err != nil {
+			return fmt.Errorf("tap: %w", err)
+		}
+	}
+	c.Y = grow(c.Y, s.MB*s.MU)
+	if _, err := r.corr.Estimate(w, c.Y); err != nil {
+		return fmt.Errorf("correlate: %w", err)
+	}
+	c.Truth = nil
+	c.Interval, c.Time = r.n, t
+	r.n++
+	return nil
+}
+
+// QuietGap is how long a live IQ source must stay silent, after a failed capture, before the next
+// sweep is triggered: a burst still in flight from the failed one arrives within it and is dropped.
+const QuietGap = 50 * time.Millisecond
+
+// drain drops whatever a live source still delivers until it stays silent for QuietGap; a stream
+// that broke is reopened. A recording (SigMF) has nothing in flight.
+func (r *Radio) drain(ctx context.Context) error {
+	if r.p.IQ.Kind == IQSigMF {
+		return nil
+	}
+	for dropped := 0; ; dropped += len(r.window) {
+		qctx, cancel := context.WithTimeout(ctx, QuietGap)
+		err := r.src.ReadFull(qctx, r.window)
+		quiet := qctx.Err() != nil
+		cancel()
+		switch {
+		case err == nil:
+			continue
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case quiet:
+			if dropped > 0 {
+				r.log.Info("dropped stale IQ samples", "at_least", dropped)
+			}
+			return nil
+		}
+		r.log.Warn("IQ stream broke: reopening", "err", err)
+		r.src.Close()
+		src, oerr := r.p.IQ.Open(ctx)
+		if oerr != nil {
+			return oerr
+		}
+		r.src = src
+		return nil
+	}
+}
+
+// Park sets every shifter to code 0, then closes the boards and the IQ source. Every step is tried;
+// the errors are joined.
+func (r *Radio) Park(ctx context.Context) error {
+	if r.parked {
+		return nil
+	}
+	r.parked = true
+	var errs []error
+	for _, b := range []struct {
+		c *board.Client
+		n int
+	}{{r.bs, r.p.BS.N()}, {r.ue, r.p.UE.N()}} {
+		errs = append(errs, b.c.SetPhases(ctx, make([]uint16, b.n)), b.c.Close())
+	}
+	errs = append(errs, r.src.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("radio/sdr: park: %w", err)
+	}
+	return nil
+}
+
+func grow(s []complex128, n int) []complex128 {
+	if cap(s) < n {
+		return make([]complex128, n)
+	}
+	return s[:n]
+}
