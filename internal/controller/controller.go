@@ -140,7 +140,7 @@ func New(r radio.Radio, ests []estimator.Estimator, sink Sink, cfg Config, log *
 		return nil, errors.New("controller: no estimators")
 	}
 	info := r.Info()
-	d, err := nominal(info, cfg.Setup)
+	d, err := nominal(r, info, cfg.Setup)
 	if err != nil {
 		return nil, err
 	}
@@ -166,14 +166,26 @@ func New(r radio.Radio, ests []estimator.Estimator, sink Sink, cfg Config, log *
 	return c, nil
 }
 
-// nominal is the design the estimators assume: the codes' nominal weights and the pilots.
-func nominal(info radio.Info, s radio.Setup) (beamforming.Design, error) {
+// Weighter is a radio that knows the weights its codes form better than the nominal ones (a
+// calibrated radio, calibration.Wrap: measured gains and phases): it writes them for s (N_B x M_B
+// into w, N_U x M_U into f).
+type Weighter interface {
+	Weights(s radio.Setup, w, f []complex128)
+}
+
+// nominal is the design the estimators assume: the codes' nominal weights (or the Weighter's) and
+// the pilots.
+func nominal(r radio.Radio, info radio.Info, s radio.Setup) (beamforming.Design, error) {
 	if s.W.N != info.BS.N() || s.F.N != info.UE.N() || len(s.Pilots) != s.F.M {
 		return beamforming.Design{}, fmt.Errorf("controller: setup is W %d x %d, F %d x %d with %d pilots; the radio has N_B = %d, N_U = %d",
 			s.W.N, s.W.M, s.F.N, s.F.M, len(s.Pilots), info.BS.N(), info.UE.N())
 	}
 	d := beamforming.Design{NB: s.W.N, NU: s.F.N, MB: s.W.M, MU: s.F.M, S: s.Pilots,
 		W: make([]complex128, s.W.N*s.W.M), F: make([]complex128, s.F.N*s.F.M)}
+	if wr, ok := r.(Weighter); ok {
+		wr.Weights(s, d.W, d.F)
+		return d, nil
+	}
 	s.W.Weights(info.PhaseShifter, nil, d.W)
 	s.F.Weights(info.PhaseShifter, nil, d.F)
 	return d, nil
@@ -191,7 +203,7 @@ func (c *Controller) prepareSweep() error {
 		return fmt.Errorf("controller: reference sweep: %w", err)
 	}
 	c.sweep = radio.Setup{W: w, F: f, Pilots: beamforming.Pilots(ue.N(), c.info.TxPower)}
-	d, err := nominal(c.info, c.sweep)
+	d, err := nominal(c.r, c.info, c.sweep)
 	if err != nil {
 		return err
 	}
@@ -251,11 +263,16 @@ func (c *Controller) fail(i int, err error) {
 	c.status.Failed++
 	c.status.LastError = err.Error()
 	c.status.ConsecutiveFailed++
-	b := c.hist.at(time.Now())
+	failed := c.status.Failed
+	now := time.Now()
+	b := c.hist.at(now)
 	b.intervals++
 	b.failed++
 	c.mu.Unlock()
 	c.log.Warn("interval failed", "interval", i, "err", err)
+	// A failed interval has its radio point too, with the error instead of a received power.
+	c.sink.Add(telemetry.Point{Measurement: "radio", Tags: c.tags, Time: now, Fields: []telemetry.Field{
+		{Key: "error", Value: err.Error()}, {Key: "failed", Value: int64(failed)}, {Key: "interval", Value: int64(i)}}})
 }
 
 // program makes the radio hold s, skipping the call when it already does: boards keep their codes.
