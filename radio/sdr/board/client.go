@@ -133,13 +133,9 @@ func (c *Client) connect(ctx context.Context) error {
 		}
 		c.port = p
 	} else {
-		p, err := serial.OpenPort(&serial.Config{Name: c.cfg.Port, Baud: c.cfg.Baud, ReadTimeout: readPoll})
+		p, err := OpenSerial(c.cfg.Port, c.cfg.Baud)
 		if err != nil {
-			return fmt.Errorf("open %s at %d baud: %w: %w", c.cfg.Port, c.cfg.Baud, ErrDisconnected, err)
-		}
-		if err := p.Flush(); err != nil {
-			p.Close()
-			return fmt.Errorf("flush %s: %w: %w", c.cfg.Port, ErrDisconnected, err)
+			return fmt.Errorf("%w: %w", ErrDisconnected, err)
 		}
 		fi, err := os.Stat(c.cfg.Port)
 		if err != nil {
@@ -167,6 +163,21 @@ func (c *Client) connect(ctx context.Context) error {
 	c.log.Info("board connected", "port", c.cfg.Port, "id", id.ID, "firmware", id.Firmware,
 		"elements", id.Elements, "phase_bits", id.PhaseBits, "gain_bits", id.GainBits)
 	return nil
+}
+
+// OpenSerial opens a serial port the way a Client does (tarm/serial, 8N1, a read timeout of 0.1 s)
+// and discards whatever was pending in it. Use it in a Config.Dial that wraps the port (a
+// conntest.Record).
+func OpenSerial(port string, baud int) (io.ReadWriteCloser, error) {
+	p, err := serial.OpenPort(&serial.Config{Name: port, Baud: baud, ReadTimeout: readPoll})
+	if err != nil {
+		return nil, fmt.Errorf("open %s at %d baud: %w", port, baud, err)
+	}
+	if err := p.Flush(); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("flush %s: %w", port, err)
+	}
+	return p, nil
 }
 
 // drop closes the port; the next call reopens it.
