@@ -229,7 +229,7 @@ func (p metaParser) object(raw []byte, base int64, key string) ([]jsonField, err
 	var out []jsonField
 	seen := map[string]bool{}
 	for dec.More() {
-		keyOff := dec.InputOffset()
+		keyOff := skipSpace(raw, dec.InputOffset(), ',')
 		tok, err := dec.Token()
 		if err != nil {
 			return nil, p.jsonErr(err, base+keyOff, key)
@@ -243,10 +243,7 @@ func (p metaParser) object(raw []byte, base int64, key string) ([]jsonField, err
 			return nil, p.errAt(base+keyOff, child, "duplicate key")
 		}
 		seen[k] = true
-		off := dec.InputOffset()
-		for off < int64(len(raw)) && (raw[off] == ' ' || raw[off] == '\t' || raw[off] == '\n' || raw[off] == '\r' || raw[off] == ':') {
-			off++
-		}
+		off := skipSpace(raw, dec.InputOffset(), ':')
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
 			return nil, p.jsonErr(err, base+off, child)
@@ -262,6 +259,20 @@ func (p metaParser) object(raw []byte, base int64, key string) ([]jsonField, err
 	return out, nil
 }
 
+// skipSpace returns the offset of the first byte at or after off that is neither JSON white space
+// nor sep.
+func skipSpace(raw []byte, off int64, sep byte) int64 {
+	for off < int64(len(raw)) {
+		switch raw[off] {
+		case ' ', '\t', '\n', '\r', sep:
+			off++
+		default:
+			return off
+		}
+	}
+	return off
+}
+
 // array splits the JSON array raw into its elements with their absolute offsets.
 func (p metaParser) array(raw []byte, base int64, key string) ([]jsonField, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -274,10 +285,7 @@ func (p metaParser) array(raw []byte, base int64, key string) ([]jsonField, erro
 	}
 	var out []jsonField
 	for i := 0; dec.More(); i++ {
-		off := dec.InputOffset()
-		for off < int64(len(raw)) && (raw[off] == ' ' || raw[off] == '\t' || raw[off] == '\n' || raw[off] == '\r' || raw[off] == ',') {
-			off++
-		}
+		off := skipSpace(raw, dec.InputOffset(), ',')
 		var v json.RawMessage
 		el := fmt.Sprintf("%s[%d]", key, i)
 		if err := dec.Decode(&v); err != nil {
@@ -339,6 +347,20 @@ func rawJSON(f jsonField) json.RawMessage {
 // parseMeta parses a .sigmf-meta document named file.
 func parseMeta(file string, data []byte) (*metadata, error) {
 	p := metaParser{file: file}
+	// Syntax first, on the whole document: json.Unmarshal's offsets are exact (the decoder's, while
+	// streaming tokens, are not).
+	var doc any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			off := se.Offset
+			if !strings.HasPrefix(se.Error(), "unexpected end") {
+				off-- // Offset counts the offending byte
+			}
+			return nil, &MetaError{File: file, Offset: off, Err: err}
+		}
+		return nil, &MetaError{File: file, Err: err}
+	}
 	top, err := p.object(data, 0, "")
 	if err != nil {
 		return nil, err
