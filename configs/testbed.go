@@ -44,6 +44,22 @@ func (c Config) Setup() (radio.Setup, error) {
 	return radio.Setup{W: w, F: f, Pilots: beamforming.Pilots(f.M, tx)}, nil
 }
 
+// Design is the pilot measurement of the beamforming section as the estimators and the learned
+// models assume it: the codes' nominal weights (no impairments) and the pilots. The controller forms
+// the same design from the radio (internal/controller), so a model trained on Design fits it.
+func (c Config) Design() (beamforming.Design, error) {
+	s, err := c.Setup()
+	if err != nil {
+		return beamforming.Design{}, err
+	}
+	ps := c.PhaseShifter()
+	d := beamforming.Design{NB: s.W.N, NU: s.F.N, MB: s.W.M, MU: s.F.M, S: s.Pilots,
+		W: make([]complex128, s.W.N*s.W.M), F: make([]complex128, s.F.N*s.F.M)}
+	s.W.Weights(ps, nil, d.W)
+	s.F.Weights(ps, nil, d.F)
+	return d, nil
+}
+
 // Impairments draws the physical arrays' deviations (the BS and the UE get different seeds).
 func (c Config) Impairments() (bs, ue beamforming.Impairments) {
 	im := c.Beamforming.Impairments
