@@ -210,7 +210,9 @@ func TestTokenNeverInLogsOrStatus(t *testing.T) {
 	defer cancel()
 	var logs syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), io.Discard) }()
+	go func() {
+		done <- run(ctx, cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), io.Discard)
+	}()
 	base := waitForStatusURL(t, &logs, done)
 	var seen strings.Builder
 	deadline := time.Now().Add(time.Minute)
