@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/cctrack/cctrack/radio"
@@ -76,6 +77,11 @@ func (s *TCPSource) ReadFull(ctx context.Context, dst []complex64) (err error) {
 		getCF32(dst[:whole], b)
 		s.npart = copy(s.part[:], b[whole*cf32Size:got])
 		if rerr != nil {
+			if errors.Is(rerr, os.ErrDeadlineExceeded) {
+				// Only ctx sets deadlines: its own (which may fire a moment before ctx's timer) or a
+				// past one on cancellation. Either way ctx is done or about to be.
+				<-ctx.Done()
+			}
 			if cerr := ctx.Err(); cerr != nil {
 				return s.ctxErr(ctx, cerr)
 			}
