@@ -107,6 +107,7 @@ type Client struct {
 	pbuf  []byte // request payload
 	rbuf  []byte // bytes received, not yet decoded
 	resp  []byte // the last answer's data (after the status byte)
+	tmp   []byte // read buffer
 }
 
 // Open opens the port, resets the board's sequence numbering and reads its identity.
@@ -275,7 +276,10 @@ func (c *Client) exchange(ctx context.Context, cmd uint8, payload []byte, maxRes
 // corrupt frame or a bad-CRC NACK asks for a retransmission (errResend), or the port fails.
 // Answers to other sequence numbers are late ones to earlier requests and are dropped.
 func (c *Client) await(ctx context.Context, seq, cmd uint8, deadline time.Time) error {
-	var tmp [512]byte
+	if c.tmp == nil {
+		c.tmp = make([]byte, 512)
+	}
+	tmp := c.tmp
 	for {
 		for len(c.rbuf) > 0 {
 			f, n, err := DecodeFrame(c.rbuf)
@@ -310,7 +314,7 @@ func (c *Client) await(ctx context.Context, seq, cmd uint8, deadline time.Time) 
 			return radio.ErrTimeout
 		}
 		start := time.Now()
-		n, err := c.port.Read(tmp[:])
+		n, err := c.port.Read(tmp)
 		c.stats.BytesIn += int64(n)
 		c.rbuf = append(c.rbuf, tmp[:n]...)
 		if n > 0 {

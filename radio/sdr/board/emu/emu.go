@@ -104,6 +104,7 @@ type Board struct {
 	wbuf    map[uint16][]complex128 // weight buffers per beam, kept across sweeps
 	lastReq []byte                  // the last executed request frame (seq and bytes), for retransmissions
 	lastAns []byte                  // its answer frame
+	data    []byte                  // answer payload being built
 	gone    chan struct{}
 	off     bool
 	back    chan struct{} // closed by Reconnect
@@ -213,11 +214,12 @@ func (b *Board) Serve(ctx context.Context, rw io.ReadWriter) error {
 		err error
 	}
 	chunks := make(chan chunk)
+	free := make(chan struct{}) // the loop has copied the last chunk: its buffer is free again
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
+		buf := make([]byte, 2048)
 		for {
-			buf := make([]byte, 2048)
 			n, err := rw.Read(buf)
 			select {
 			case chunks <- chunk{buf[:n], err}:
@@ -225,6 +227,11 @@ func (b *Board) Serve(ctx context.Context, rw io.ReadWriter) error {
 				return
 			}
 			if err != nil {
+				return
+			}
+			select {
+			case <-free:
+			case <-done:
 				return
 			}
 		}
@@ -238,6 +245,9 @@ func (b *Board) Serve(ctx context.Context, rw io.ReadWriter) error {
 			return ErrDisconnected
 		case c := <-chunks:
 			in = append(in, c.p...)
+			if c.err == nil {
+				free <- struct{}{}
+			}
 			for len(in) > 0 {
 				f, n, err := board.DecodeFrame(in)
 				if err == board.ErrIncomplete {
@@ -322,13 +332,13 @@ func (b *Board) execute(f board.Frame, raw, out []byte) ([]byte, func()) {
 	if f.Seq != 0 && b.lastReq != nil && string(raw) == string(b.lastReq) {
 		return append(out[:0], b.lastAns...), nil
 	}
-	data := append(out[:0], 0) // status, then data: built in out, framed below
-	st, data, after := b.command(f, data)
+	st, data, after := b.command(f, append(b.data[:0], 0)) // status byte, then the data
+	b.data = data
 	data[0] = byte(st)
-	ans := board.AppendFrame(nil, board.Frame{Seq: f.Seq, Cmd: f.Cmd | board.RespFlag, Payload: data})
+	out = board.AppendFrame(out[:0], board.Frame{Seq: f.Seq, Cmd: f.Cmd | board.RespFlag, Payload: data})
 	b.lastReq = append(b.lastReq[:0], raw...)
-	b.lastAns = append(b.lastAns[:0], ans...)
-	return append(out[:0], ans...), after
+	b.lastAns = append(b.lastAns[:0], out...)
+	return out, after
 }
 
 // command executes f on the board state (b.mu held), appending answer data after data's status byte.
