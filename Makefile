@@ -35,6 +35,7 @@ fuzz: ## run each fuzzer for FUZZTIME (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $${FUZZTIME:-30s} ./internal/npz/
 	$(GO) test -run '^$$' -fuzz '^FuzzReadNPY$$' -fuzztime $${FUZZTIME:-30s} ./internal/npz/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseMeta$$' -fuzztime $${FUZZTIME:-30s} ./radio/sdr/iq/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFrame$$' -fuzztime $${FUZZTIME:-30s} ./radio/sdr/board/
 
 run: ## the main job: the daemon on the simulated backend with the embedded defaults
 	$(GO) run ./cmd/cctrackd
