@@ -10,6 +10,8 @@ help: ## list the targets
 
 test: bin/influxd ## vet and run every test (what CI runs)
 	$(GO) vet $(PKGS)
+# The SoapySDR source is cgo behind a build tag: it must compile (libsoapysdr-dev).
+	$(GO) vet -tags soapysdr ./radio/sdr/iq/...
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 
 bench: bin/influxd ## run every benchmark BENCHCOUNT times into bench.txt (compare with benchstat)
