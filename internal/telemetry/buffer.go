@@ -64,8 +64,8 @@ type Stats struct {
 	Pending  int    // waiting or being written
 }
 
-// Buffer is a bounded in-memory queue in front of a Writer, in the manner of telegraf's running_output.
-// Add never blocks; one goroutine writes the oldest points in batches of up to BatchSize, when a batch is
+// Buffer is a bounded queue in front of a Writer, in the manner of telegraf's running_output: in memory
+// (NewBuffer), or on disk (NewSpooledBuffer, a Spool), so that points survive a restart. Add never blocks; one goroutine writes the oldest points in batches of up to BatchSize, when a batch is
 // full or every FlushInterval. What happens to a batch depends on the writer's error:
 //   - success: the points are written;
 //   - retryable (not a *WriteError, or one that is not Permanent): the batch goes back to the front of the
@@ -79,19 +79,19 @@ type Stats struct {
 //
 // A Buffer's methods are safe for concurrent use.
 type Buffer struct {
-	w   Writer
+	w   Writer // owned by the writing goroutine once it runs
 	log *slog.Logger
-	cfg BufferConfig
+	cfg BufferConfig // Limit and BatchSize are read under mu; the rest belongs to the writing goroutine
 
 	mu       sync.Mutex
-	ring     []Point // circular queue of the waiting points, oldest at head
-	head, n  int
-	inflight int // points taken out of ring by the writing goroutine, not yet settled
+	q        queue   // the waiting points: *ring or *Spool
+	inflight int     // points taken out of q by the writing goroutine, not yet settled
+	retune   *retune // a Reconfigure waiting for the writing goroutine
 	stats    Stats
 	closed   bool
 	dropping bool // a drop was logged; cleared when a write succeeds, so a full buffer logs once per episode
 
-	kick    chan struct{} // a full batch is waiting
+	kick    chan struct{} // a full batch is waiting, or a Reconfigure
 	closing chan struct{} // Close was called: deliver what is left, then stop
 	done    chan struct{} // the writing goroutine has stopped
 	// ctx bounds every write; Close cancels it when its own context ends. It lives in the struct because it
@@ -105,12 +105,59 @@ type Buffer struct {
 	batch []Point // the writing goroutine's batch, reused
 }
 
-// NewBuffer validates cfg and starts a Buffer writing to w. log (nil: discard) hears about failures,
-// drops and rejections, with counts and the writer's errors (a server's refusal may quote the line).
+// queue holds a Buffer's waiting points, oldest first; the writing goroutine takes batches from its front
+// into flight and then settles them (written or rejected) or puts them back. Buffer calls it with its mutex
+// held, except persist. Adding is not part of it: Add calls the concrete type, so that the points passed to
+// Add need not escape to the heap.
+type queue interface {
+	// take moves up to max of the oldest waiting points into flight, appending them to dst.
+	take(dst []Point, max int) ([]Point, error)
+	// settle removes the oldest n points in flight for good.
+	settle(n int)
+	// putBack returns the newest points in flight, pts, to the front of the waiting points; it returns how
+	// many of them it dropped instead (newer points filled the queue meanwhile).
+	putBack(pts []Point) (dropped int)
+	// waiting is the number of waiting points.
+	waiting() int
+	// persist makes what was added and settled durable (a Spool); it is called without the Buffer's mutex.
+	persist() error
+	// close releases the queue once the writing goroutine has stopped; dropped is how many waiting points
+	// are lost (a Spool keeps them for the next start).
+	close() (dropped int, err error)
+}
+
+var (
+	_ queue = (*ring)(nil)
+	_ queue = (*Spool)(nil)
+)
+
+// NewBuffer validates cfg and starts a Buffer writing to w, queueing up to cfg.Limit points in memory. log
+// (nil: discard) hears about failures, drops and rejections, with counts and the writer's errors (a server's
+// refusal may quote the line).
 func NewBuffer(w Writer, cfg BufferConfig, log *slog.Logger) (*Buffer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	return startBuffer(w, &ring{buf: make([]Point, cfg.Limit)}, cfg, log), nil
+}
+
+// NewSpooledBuffer is NewBuffer with the queue on disk: it opens the spool sc (see OpenSpool), which
+// replaces the in-memory queue (cfg.Limit does not apply; sc.MaxBytes bounds it), and sends first what an
+// earlier run left in it. A point is acknowledged when Add returns: it is then in the spool file (see
+// SpoolSync for when it reaches the disk itself). Close keeps what it could not deliver in the spool. The
+// counters of Stats include the points replayed from earlier runs.
+func NewSpooledBuffer(w Writer, sc SpoolConfig, cfg BufferConfig, log *slog.Logger) (*Buffer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s, err := OpenSpool(sc, log)
+	if err != nil {
+		return nil, err
+	}
+	return startBuffer(w, s, cfg, log), nil
+}
+
+func startBuffer(w Writer, q queue, cfg BufferConfig, log *slog.Logger) *Buffer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -119,7 +166,7 @@ func NewBuffer(w Writer, cfg BufferConfig, log *slog.Logger) (*Buffer, error) {
 		w:       w,
 		log:     log,
 		cfg:     cfg,
-		ring:    make([]Point, cfg.Limit),
+		q:       q,
 		kick:    make(chan struct{}, 1),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
@@ -128,7 +175,7 @@ func NewBuffer(w Writer, cfg BufferConfig, log *slog.Logger) (*Buffer, error) {
 		batch:   make([]Point, 0, cfg.BatchSize),
 	}
 	go b.run()
-	return b, nil
+	return b
 }
 
 // Add queues points for delivery and returns at once; when the buffer is full the oldest waiting points
@@ -141,24 +188,26 @@ func (b *Buffer) Add(points ...Point) {
 		b.mu.Unlock()
 		return
 	}
-	dropped := 0
-	for _, p := range points {
-		if b.n == len(b.ring) {
-			b.ring[b.head] = p
-			b.head = (b.head + 1) % len(b.ring)
-			dropped++
-		} else {
-			b.ring[(b.head+b.n)%len(b.ring)] = p
-			b.n++
-		}
+	var dropped, rejected int
+	switch q := b.q.(type) {
+	case *ring:
+		dropped = q.push(points)
+	case *Spool:
+		dropped, rejected = q.push(points)
 	}
 	b.stats.Dropped += uint64(dropped)
+	b.stats.Rejected += uint64(rejected)
 	logDrop := dropped > 0 && !b.dropping
 	b.dropping = b.dropping || dropped > 0
-	full := b.n >= b.cfg.BatchSize
+	full := b.q.waiting() >= b.cfg.BatchSize
+	_, memory := b.q.(*ring)
 	b.mu.Unlock()
 	if logDrop {
-		b.log.Warn("telemetry: buffer full, dropping the oldest points until writes succeed", "limit", b.cfg.Limit)
+		if memory {
+			b.log.Warn("telemetry: buffer full, dropping the oldest points until writes succeed", "limit", b.cfg.Limit)
+		} else {
+			b.log.Warn("telemetry: spool full, dropping points until writes succeed (see telemetry.spool.policy)")
+		}
 	}
 	if full {
 		select {
@@ -173,13 +222,14 @@ func (b *Buffer) Stats() Stats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s := b.stats
-	s.Pending = b.n + b.inflight
+	s.Pending = b.q.waiting() + b.inflight
 	return s
 }
 
 // Close stops accepting points, delivers what is waiting (retrying as usual) until done or until ctx
-// ends, then closes the writer. Points still queued then are counted as dropped and reported in the error.
-// Close returns the same result when called again.
+// ends, then closes the writer. Points still queued in memory then are counted as dropped and reported in
+// the error; a spool keeps them for the next start (logged, not an error). Close returns the same result
+// when called again.
 func (b *Buffer) Close(ctx context.Context) error {
 	b.closeOnce.Do(func() {
 		b.mu.Lock()
@@ -192,14 +242,17 @@ func (b *Buffer) Close(ctx context.Context) error {
 		b.cancel()
 
 		b.mu.Lock()
-		left := b.n
-		clear(b.ring)
-		b.n = 0
-		b.stats.Dropped += uint64(left)
+		left := b.q.waiting()
+		lost, err := b.q.close()
+		b.stats.Dropped += uint64(lost)
 		b.mu.Unlock()
-		var err error
-		if left > 0 {
-			err = fmt.Errorf("telemetry: close: %d points still queued, dropped: %w", left, context.Cause(ctx))
+		if lost > 0 {
+			err = errors.Join(fmt.Errorf("telemetry: close: %d points still queued, dropped: %w", lost, context.Cause(ctx)), err)
+		} else if left > 0 {
+			b.log.Warn("telemetry: points kept in the spool for the next start", "points", left, "err", context.Cause(ctx))
+		}
+		if rt := b.retune; rt != nil && rt.w != nil {
+			rt.w.Close() // a replacement writer never switched to
 		}
 		if werr := b.w.Close(); werr != nil {
 			err = errors.Join(err, fmt.Errorf("telemetry: close writer: %w", werr))
@@ -224,7 +277,13 @@ func (b *Buffer) run() {
 		case <-b.kick:
 		}
 		for failures := 0; ; {
+			if d, ok := b.applyRetune(); ok {
+				ticker.Reset(d)
+			}
 			retryAfter, err := b.flush()
+			if perr := b.q.persist(); perr != nil {
+				b.log.Warn("telemetry: spool", "err", perr)
+			}
 			if err == nil {
 				if failures > 0 {
 					b.log.Info("telemetry: writes succeed again", "failed_attempts", failures)
@@ -238,7 +297,7 @@ func (b *Buffer) run() {
 			wait := b.backoff(failures, retryAfter)
 			b.mu.Lock()
 			b.stats.Retries++
-			pending := b.n
+			pending := b.q.waiting()
 			b.mu.Unlock()
 			if failures == 1 {
 				b.log.Warn("telemetry: write failed, keeping the points and retrying",
@@ -284,9 +343,9 @@ func (b *Buffer) backoff(failures int, retryAfter time.Duration) time.Duration {
 // Retry-After.
 func (b *Buffer) flush() (time.Duration, error) {
 	for {
-		batch := b.take()
+		batch, err := b.take()
 		if len(batch) == 0 {
-			return 0, nil
+			return 0, err
 		}
 		settled, err := b.deliver(batch)
 		if err != nil {
@@ -301,20 +360,12 @@ func (b *Buffer) flush() (time.Duration, error) {
 }
 
 // take moves up to BatchSize of the oldest points from the queue into b.batch.
-func (b *Buffer) take() []Point {
+func (b *Buffer) take() ([]Point, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	k := min(b.n, b.cfg.BatchSize)
-	batch := b.batch[:k]
-	for i := range batch {
-		j := (b.head + i) % len(b.ring)
-		batch[i] = b.ring[j]
-		b.ring[j] = Point{} // let the queue forget it
-	}
-	b.head = (b.head + k) % len(b.ring)
-	b.n -= k
-	b.inflight = k
-	return batch
+	batch, err := b.q.take(b.batch[:0], b.cfg.BatchSize)
+	b.inflight = len(batch)
+	return batch, err
 }
 
 // putBack returns unsettled points to the front of the queue, dropping the oldest of them when newer
@@ -323,15 +374,7 @@ func (b *Buffer) putBack(pts []Point) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.inflight = 0
-	if over := len(pts) - (len(b.ring) - b.n); over > 0 {
-		b.stats.Dropped += uint64(over)
-		pts = pts[over:]
-	}
-	b.head = (b.head - len(pts) + len(b.ring)) % len(b.ring)
-	for i, p := range pts {
-		b.ring[(b.head+i)%len(b.ring)] = p
-	}
-	b.n += len(pts)
+	b.stats.Dropped += uint64(b.q.putBack(pts))
 	clear(b.batch[:cap(b.batch)])
 }
 
@@ -367,10 +410,128 @@ func (b *Buffer) settle(written, rejected int) {
 	b.stats.Written += uint64(written)
 	b.stats.Rejected += uint64(rejected)
 	b.inflight -= written + rejected
+	b.q.settle(written + rejected)
 	if written > 0 {
 		b.dropping = false
 	}
 	if b.inflight == 0 {
 		clear(b.batch[:cap(b.batch)]) // let the batch forget settled points
 	}
+}
+
+// ring is the in-memory queue: a circular buffer of Limit points, dropping the oldest when full.
+type ring struct {
+	buf     []Point // oldest at head
+	head, n int
+}
+
+// push adds points, overwriting the oldest when full; it returns how many it overwrote.
+func (r *ring) push(points []Point) (dropped int) {
+	for _, p := range points {
+		if r.n == len(r.buf) {
+			r.buf[r.head] = p
+			r.head = (r.head + 1) % len(r.buf)
+			dropped++
+		} else {
+			r.buf[(r.head+r.n)%len(r.buf)] = p
+			r.n++
+		}
+	}
+	return dropped
+}
+
+func (r *ring) take(dst []Point, max int) ([]Point, error) {
+	k := min(r.n, max)
+	for i := range k {
+		j := (r.head + i) % len(r.buf)
+		dst = append(dst, r.buf[j])
+		r.buf[j] = Point{} // let the queue forget it
+	}
+	r.head = (r.head + k) % len(r.buf)
+	r.n -= k
+	return dst, nil
+}
+
+func (r *ring) settle(int) {}
+
+func (r *ring) putBack(pts []Point) (dropped int) {
+	if over := len(pts) - (len(r.buf) - r.n); over > 0 {
+		dropped = over
+		pts = pts[over:]
+	}
+	r.head = (r.head - len(pts) + len(r.buf)) % len(r.buf)
+	for i, p := range pts {
+		r.buf[(r.head+i)%len(r.buf)] = p
+	}
+	r.n += len(pts)
+	return dropped
+}
+
+func (r *ring) waiting() int   { return r.n }
+func (r *ring) persist() error { return nil }
+
+func (r *ring) close() (int, error) {
+	n := r.n
+	clear(r.buf)
+	r.n = 0
+	return n, nil
+}
+
+// retune is a configuration change waiting for the writing goroutine.
+type retune struct {
+	w   Writer // nil: keep the writer
+	cfg BufferConfig
+}
+
+// Reconfigure replaces the writer (unless w is nil) and the batching and retry settings while the Buffer
+// runs: the writing goroutine switches between two batches, closing the old writer, so no point is lost or
+// sent twice. The queue's bound cannot change: cfg.Limit must be the Buffer's (for a spooled Buffer,
+// whatever it was created with).
+func (b *Buffer) Reconfigure(w Writer, cfg BufferConfig) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if cfg.Limit != b.cfg.Limit {
+		return fmt.Errorf("telemetry.buffer.limit: cannot change from %d to %d while running", b.cfg.Limit, cfg.Limit)
+	}
+	if b.closed {
+		return errors.New("telemetry: reconfigure: buffer closed")
+	}
+	if old := b.retune; old != nil && old.w != nil && w == nil {
+		w = old.w // a writer not yet switched to stays the next one
+	} else if old != nil && old.w != nil {
+		old.w.Close()
+	}
+	b.retune = &retune{w: w, cfg: cfg}
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// applyRetune switches to a pending Reconfigure; it returns the new flush interval when there was one.
+func (b *Buffer) applyRetune() (time.Duration, bool) {
+	b.mu.Lock()
+	rt := b.retune
+	b.retune = nil
+	if rt != nil {
+		b.cfg = rt.cfg
+		if cap(b.batch) < rt.cfg.BatchSize {
+			b.batch = make([]Point, 0, rt.cfg.BatchSize)
+		}
+	}
+	b.mu.Unlock()
+	if rt == nil {
+		return 0, false
+	}
+	if rt.w != nil {
+		if err := b.w.Close(); err != nil {
+			b.log.Warn("telemetry: close the replaced writer", "err", err)
+		}
+		b.w = rt.w
+	}
+	return rt.cfg.FlushInterval, true
 }
