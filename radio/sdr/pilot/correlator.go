@@ -3,7 +3,10 @@ package pilot
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"math/cmplx"
+
+	"gonum.org/v1/gonum/dsp/fourier"
 )
 
 // Sync is what the correlator learnt about one sweep besides Y.
@@ -25,6 +28,10 @@ type Correlator struct {
 	seq sequences
 	c   []complex128 // C(d), the correlation with one preamble half, per candidate start
 	e   []float64    // E(d), the energy over P samples, per candidate start
+	// C(d) comes from FFT overlap-save: blocks of n samples, each giving n - Lh + 1 values.
+	fft *fourier.CmplxFFT
+	zf  []complex128 // conj(DFT of z zero-padded to n) / n
+	blk []complex128 // n
 }
 
 // NewCorrelator precomputes f's sequences. It panics if f.Validate fails (validate configured frames
@@ -33,7 +40,17 @@ func NewCorrelator(f Frame) *Correlator {
 	if err := f.Validate(); err != nil {
 		panic(err)
 	}
-	return &Correlator{f: f, seq: newSequences(f)}
+	c := &Correlator{f: f, seq: newSequences(f)}
+	lh := len(c.seq.half)
+	n := 1 << bits.Len(uint(4*lh-1)) // a power of two >= 4·Lh: 3/4 of each block is output
+	c.fft = fourier.NewCmplxFFT(n)
+	c.blk = make([]complex128, n)
+	copy(c.blk, c.seq.half)
+	c.zf = c.fft.Coefficients(nil, c.blk)
+	for k, v := range c.zf {
+		c.zf[k] = cmplx.Conj(v) / complex(float64(n), 0)
+	}
+	return c
 }
 
 // Frame is the correlator's frame.
@@ -105,13 +122,23 @@ func (c *Correlator) timing(samples []complex64) (d int, c1, c2 complex128, ok b
 	cands := len(samples) - f.Samples() + 1
 	c.c = growC(c.c, cands+lh)
 	c.e = growF(c.e, cands)
-	z := c.seq.half
-	for s := range c.c {
-		var acc complex128
-		for n, x := range samples[s:][:lh] {
-			acc += cmplx.Conj(z[n]) * complex128(x)
+	// Circular correlation of an n-sample block with z (zero-padded): DFT^-1(R·conj(Z))/n, exact
+	// (no wrap-around) for the first n - Lh + 1 lags.
+	n := len(c.blk)
+	step := n - lh + 1
+	for b := 0; b < len(c.c); b += step {
+		for i := range c.blk {
+			c.blk[i] = 0
+			if b+i < len(samples) {
+				c.blk[i] = complex128(samples[b+i])
+			}
 		}
-		c.c[s] = acc
+		c.fft.Coefficients(c.blk, c.blk)
+		for k, z := range c.zf {
+			c.blk[k] *= z
+		}
+		c.fft.Sequence(c.blk, c.blk)
+		copy(c.c[b:min(b+step, len(c.c))], c.blk)
 	}
 	var e float64
 	for _, x := range samples[:p] {

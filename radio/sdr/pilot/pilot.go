@@ -37,7 +37,8 @@
 //     at d and, for noise alone, (X1 + X2)/P with X1, X2 ~ Exp(1). The sweep is at the argmax of T
 //     over every start that leaves a whole sweep in the window; when T < 40/P there (a noise-only false
 //     alarm has probability 41·e^{-40} ≈ 2e-16 per candidate) Estimate returns ErrNoSync. Coherence is
-//     needed over Lh samples only, so |ε| up to π/(2Lh) costs at most 1 dB of the metric.
+//     needed over Lh samples only, so |ε| up to π/(2Lh) costs at most 1 dB of the metric. C(d) for
+//     all d comes from FFT overlap-save (blocks of the power of two >= 4Lh), O(log Lh) per lag.
 //  2. Coarse CFO (Schmidl–Cox, from the repetition): ε1 = arg(conj(C1)·C2)/Lh, unambiguous for
 //     |ε| < π/Lh; std ≈ σ/(A·Lh^{3/2}) at high SNR.
 //  3. Fine CFO and phase from the sync blocks, D = f.Samples() - P apart: after removing ε1,

@@ -109,3 +109,28 @@ func BenchmarkSynthesize(b *testing.B) {
 		Synthesize(x, f, y)
 	}
 }
+
+// The FFT overlap-save correlation equals the direct sum C(d) = Σ conj(z[n]) r[d+n] to float64
+// round-off (1e-12 relative to the block energy) at every lag, across block boundaries.
+func TestTimingCorrelationIsDirect(t *testing.T) {
+	f := Frame{MB: 2, MU: 2, PilotLen: 8, Guard: 2, PreambleLen: 64}
+	x := randomY(f.Samples()+1000, 4)
+	r := make([]complex64, len(x))
+	for i, v := range x {
+		r[i] = complex64(v)
+	}
+	c := NewCorrelator(f)
+	c.timing(r)
+	z := c.seq.half
+	for d, got := range c.c {
+		var want complex128
+		var e float64
+		for n, zn := range z {
+			want += cmplx.Conj(zn) * complex128(r[d+n])
+			e += sq(complex128(r[d+n]))
+		}
+		if cmplx.Abs(got-want) > 1e-12*math.Sqrt(e*float64(len(z))) {
+			t.Fatalf("C(%d) = %v, want %v", d, got, want)
+		}
+	}
+}
