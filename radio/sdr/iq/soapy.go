@@ -71,9 +71,13 @@ func soapyCode(op string, cfg SoapyConfig, code C.int) error {
 	return fmt.Errorf("iq: soapysdr %q: %s: %s (%d)", cfg.Args, op, C.GoString(C.SoapySDR_errToStr(code)), int(code))
 }
 
-// OpenSoapy opens the device, tunes the channel and starts streaming. Opening a device is a blocking
-// driver call that ctx cannot interrupt; ctx is checked before and after.
+// OpenSoapy opens the device, tunes the channel and starts streaming; log (nil: discard) gets one
+// line when streaming starts. Opening a device is a blocking driver call that ctx cannot interrupt;
+// ctx is checked before and after.
 func OpenSoapy(ctx context.Context, cfg SoapyConfig, log *slog.Logger) (*SoapySource, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if !(cfg.SampleRate > 0) || cfg.Channel < 0 {
 		return nil, fmt.Errorf("iq: soapysdr %q: want a positive sample rate and channel >= 0 (got %g, %d)", cfg.Args, cfg.SampleRate, cfg.Channel)
 	}
