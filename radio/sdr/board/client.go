@@ -79,6 +79,8 @@ type State struct {
 
 // Stats counts a Client's traffic since Open.
 type Stats struct {
+	// Requests counts commands sent (not their retransmissions), Reconnects the attempts to reopen
+	// the port after it failed or was closed.
 	Requests, Retransmissions, Reconnects int
 	// BytesOut and BytesIn are the bytes written and read; at Baud (8N1, 10 bits a byte) they take
 	// WireTime on a real line.
@@ -218,17 +220,6 @@ func (c *Client) Stats() Stats {
 	return c.stats
 }
 
-// do runs one command: reopen the port if needed, then exchange. c.mu must be held.
-func (c *Client) do(ctx context.Context, cmd uint8, payload []byte, maxResp int) error {
-	if err := c.ensure(ctx, cmd); err != nil {
-		return err
-	}
-	if err := c.exchange(ctx, cmd, payload, maxResp); err != nil {
-		return &Error{c.cfg.Name, CommandName(cmd), err}
-	}
-	return nil
-}
-
 // errResend asks exchange to retransmit at once (a corrupt answer, or the board's bad-CRC NACK).
 var errResend = errors.New("resend")
 
@@ -345,41 +336,62 @@ func (c *Client) gone(elapsed time.Duration) bool {
 	return elapsed < readPoll/2
 }
 
-// Identify asks the board for its identity again.
-func (c *Client) Identify(ctx context.Context) (Identity, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.do(ctx, CmdIdentify, nil, MaxPayload); err != nil {
-		return Identity{}, err
+// do runs one command: reopen the port if needed, then exchange. c.mu must be held.
+func (c *Client) do(ctx context.Context, cmd uint8, payload []byte, maxResp int) error {
+	if err := c.ensure(ctx); err != nil {
+		return err
 	}
-	id, err := ParseIdentity(c.resp)
-	if err != nil {
-		return Identity{}, &Error{c.cfg.Name, CommandName(CmdIdentify), err}
-	}
-	c.id = id
-	return id, nil
+	return c.exchange(ctx, cmd, payload, maxResp)
 }
 
-// ensure reopens the port if needed so that c.id is known before a command validates against it.
-func (c *Client) ensure(ctx context.Context, cmd uint8) error {
+// ensure reopens the port if needed, so that c.id is known before a command checks against it.
+func (c *Client) ensure(ctx context.Context) error {
 	if c.port != nil {
 		return nil
 	}
 	c.stats.Reconnects++
 	if err := c.connect(ctx); err != nil {
-		return &Error{c.cfg.Name, CommandName(cmd), fmt.Errorf("reconnect: %w", err)}
+		return fmt.Errorf("reconnect: %w", err)
 	}
 	return nil
 }
 
+// wrap names the board and the command in err (nil stays nil).
+func (c *Client) wrap(cmd uint8, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{c.cfg.Name, CommandName(cmd), err}
+}
+
+// Identify asks the board for its identity again.
+func (c *Client) Identify(ctx context.Context) (Identity, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id, err := c.identify(ctx)
+	return id, c.wrap(CmdIdentify, err)
+}
+
+func (c *Client) identify(ctx context.Context) (Identity, error) {
+	if err := c.do(ctx, CmdIdentify, nil, MaxPayload); err != nil {
+		return Identity{}, err
+	}
+	id, err := ParseIdentity(c.resp)
+	if err != nil {
+		return Identity{}, err
+	}
+	c.id = id
+	return id, nil
+}
+
 // checkCodes returns an error unless codes has one code per element, each below 2^bits.
-func (c *Client) checkCodes(cmd uint8, codes []uint16, bits int) error {
+func (c *Client) checkCodes(codes []uint16, bits int) error {
 	if len(codes) != c.id.Elements {
-		return &Error{c.cfg.Name, CommandName(cmd), fmt.Errorf("%d codes for %d elements", len(codes), c.id.Elements)}
+		return fmt.Errorf("%d codes for %d elements", len(codes), c.id.Elements)
 	}
 	for i, v := range codes {
 		if int(v) >= 1<<bits {
-			return &Error{c.cfg.Name, CommandName(cmd), fmt.Errorf("element %d: code %d does not fit %d bits", i, v, bits)}
+			return fmt.Errorf("element %d: code %d does not fit %d bits", i, v, bits)
 		}
 	}
 	return nil
@@ -389,11 +401,15 @@ func (c *Client) checkCodes(cmd uint8, codes []uint16, bits int) error {
 func (c *Client) SetPhase(ctx context.Context, element int, code uint16) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.ensure(ctx, CmdSetPhase); err != nil {
+	return c.wrap(CmdSetPhase, c.setPhase(ctx, element, code))
+}
+
+func (c *Client) setPhase(ctx context.Context, element int, code uint16) error {
+	if err := c.ensure(ctx); err != nil {
 		return err
 	}
 	if element < 0 || element >= c.id.Elements || int(code) >= 1<<c.id.PhaseBits {
-		return &Error{c.cfg.Name, CommandName(CmdSetPhase), fmt.Errorf("element %d code %d outside %d elements, %d bits", element, code, c.id.Elements, c.id.PhaseBits)}
+		return fmt.Errorf("element %d code %d outside %d elements, %d bits", element, code, c.id.Elements, c.id.PhaseBits)
 	}
 	c.pbuf = binary.LittleEndian.AppendUint16(binary.LittleEndian.AppendUint16(c.pbuf[:0], uint16(element)), code)
 	return c.do(ctx, CmdSetPhase, c.pbuf, 0)
@@ -404,29 +420,30 @@ func (c *Client) SetPhase(ctx context.Context, element int, code uint16) error {
 func (c *Client) SetPhases(ctx context.Context, codes []uint16) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.ensure(ctx, CmdSetPhases); err != nil {
-		return err
-	}
-	if err := c.checkCodes(CmdSetPhases, codes, c.id.PhaseBits); err != nil {
-		return err
-	}
-	return c.bulk(ctx, CmdSetPhases, nil, codes, c.id.PhaseBits)
+	return c.wrap(CmdSetPhases, c.setCodes(ctx, CmdSetPhases, codes))
 }
 
 // SetGains sets every element's gain code (attenuation code·GainStepDB dB).
 func (c *Client) SetGains(ctx context.Context, codes []uint16) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.ensure(ctx, CmdSetGains); err != nil {
+	return c.wrap(CmdSetGains, c.setCodes(ctx, CmdSetGains, codes))
+}
+
+func (c *Client) setCodes(ctx context.Context, cmd uint8, codes []uint16) error {
+	if err := c.ensure(ctx); err != nil {
 		return err
 	}
-	if c.id.GainBits == 0 {
-		return &Error{c.cfg.Name, CommandName(CmdSetGains), errors.New("the board has no gain control")}
+	bits := c.id.PhaseBits
+	if cmd == CmdSetGains {
+		if bits = c.id.GainBits; bits == 0 {
+			return errors.New("the board has no gain control")
+		}
 	}
-	if err := c.checkCodes(CmdSetGains, codes, c.id.GainBits); err != nil {
+	if err := c.checkCodes(codes, bits); err != nil {
 		return err
 	}
-	return c.bulk(ctx, CmdSetGains, nil, codes, c.id.GainBits)
+	return c.bulk(ctx, cmd, nil, codes, bits)
 }
 
 // bulk sends codes in chunks: payload = prefix, start u16, count u16, packed codes.
@@ -449,14 +466,18 @@ func (c *Client) bulk(ctx context.Context, cmd uint8, prefix []byte, codes []uin
 func (c *Client) LoadBeamTable(ctx context.Context, beams [][]uint16) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.ensure(ctx, CmdLoadBeam); err != nil {
+	return c.wrap(CmdLoadBeam, c.loadBeamTable(ctx, beams))
+}
+
+func (c *Client) loadBeamTable(ctx context.Context, beams [][]uint16) error {
+	if err := c.ensure(ctx); err != nil {
 		return err
 	}
 	if len(beams) > c.id.Beams {
-		return &Error{c.cfg.Name, CommandName(CmdLoadBeam), fmt.Errorf("%d beams, the table holds %d", len(beams), c.id.Beams)}
+		return fmt.Errorf("%d beams, the table holds %d", len(beams), c.id.Beams)
 	}
 	for b, codes := range beams {
-		if err := c.checkCodes(CmdLoadBeam, codes, c.id.PhaseBits); err != nil {
+		if err := c.checkCodes(codes, c.id.PhaseBits); err != nil {
 			return fmt.Errorf("beam %d: %w", b, err)
 		}
 	}
@@ -474,11 +495,15 @@ func (c *Client) LoadBeamTable(ctx context.Context, beams [][]uint16) error {
 func (c *Client) SelectBeam(ctx context.Context, i int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.ensure(ctx, CmdSelectBeam); err != nil {
+	return c.wrap(CmdSelectBeam, c.selectBeam(ctx, i))
+}
+
+func (c *Client) selectBeam(ctx context.Context, i int) error {
+	if err := c.ensure(ctx); err != nil {
 		return err
 	}
 	if i < 0 || i >= c.id.Beams {
-		return &Error{c.cfg.Name, CommandName(CmdSelectBeam), fmt.Errorf("beam %d outside the table of %d", i, c.id.Beams)}
+		return fmt.Errorf("beam %d outside the table of %d", i, c.id.Beams)
 	}
 	c.pbuf = le16(c.pbuf[:0], i)
 	return c.do(ctx, CmdSelectBeam, c.pbuf, 0)
@@ -489,15 +514,19 @@ func (c *Client) SelectBeam(ctx context.Context, i int) error {
 func (c *Client) ArmSweep(ctx context.Context, order []uint16, dwellSamples uint32) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.ensure(ctx, CmdArmSweep); err != nil {
+	return c.wrap(CmdArmSweep, c.armSweep(ctx, order, dwellSamples))
+}
+
+func (c *Client) armSweep(ctx context.Context, order []uint16, dwellSamples uint32) error {
+	if err := c.ensure(ctx); err != nil {
 		return err
 	}
 	if len(order) == 0 || len(order) > c.id.MaxSlots {
-		return &Error{c.cfg.Name, CommandName(CmdArmSweep), fmt.Errorf("%d slots, want 1..%d", len(order), c.id.MaxSlots)}
+		return fmt.Errorf("%d slots, want 1..%d", len(order), c.id.MaxSlots)
 	}
 	for k, b := range order {
 		if int(b) >= c.id.Beams {
-			return &Error{c.cfg.Name, CommandName(CmdArmSweep), fmt.Errorf("slot %d: beam %d outside the table of %d", k, b, c.id.Beams)}
+			return fmt.Errorf("slot %d: beam %d outside the table of %d", k, b, c.id.Beams)
 		}
 	}
 	const hdr = 4 + 2 + 2 + 2
@@ -520,14 +549,19 @@ func (c *Client) ArmSweep(ctx context.Context, order []uint16, dwellSamples uint
 func (c *Client) Trigger(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.do(ctx, CmdTrigger, nil, 0)
+	return c.wrap(CmdTrigger, c.do(ctx, CmdTrigger, nil, 0))
 }
 
 // ReadState reads back every element's phase and gain codes and the current beam.
 func (c *Client) ReadState(ctx context.Context) (State, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.ensure(ctx, CmdReadState); err != nil {
+	st, err := c.readState(ctx)
+	return st, c.wrap(CmdReadState, err)
+}
+
+func (c *Client) readState(ctx context.Context) (State, error) {
+	if err := c.ensure(ctx); err != nil {
 		return State{}, err
 	}
 	n, pb, gb := c.id.Elements, c.id.PhaseBits, c.id.GainBits
@@ -543,7 +577,7 @@ func (c *Client) ReadState(ctx context.Context) (State, error) {
 		}
 		want := 6 + PackedLen(cnt, pb) + PackedLen(cnt, gb)
 		if len(c.resp) != want || u16(c.resp[2:]) != start || u16(c.resp[4:]) != cnt {
-			return State{}, &Error{c.cfg.Name, CommandName(CmdReadState), fmt.Errorf("answer of %d bytes for elements %d+%d, want %d", len(c.resp), start, cnt, want)}
+			return State{}, fmt.Errorf("answer of %d bytes for elements %d+%d, want %d", len(c.resp), start, cnt, want)
 		}
 		st.Beam = u16(c.resp)
 		if st.Beam == NoBeam {
@@ -560,10 +594,10 @@ func (c *Client) Temperature(ctx context.Context) (float64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.do(ctx, CmdTemperature, nil, 2); err != nil {
-		return 0, err
+		return 0, c.wrap(CmdTemperature, err)
 	}
 	if len(c.resp) != 2 {
-		return 0, &Error{c.cfg.Name, CommandName(CmdTemperature), fmt.Errorf("answer of %d bytes, want 2", len(c.resp))}
+		return 0, c.wrap(CmdTemperature, fmt.Errorf("answer of %d bytes, want 2", len(c.resp)))
 	}
 	return float64(int16(binary.LittleEndian.Uint16(c.resp))) / 100, nil
 }

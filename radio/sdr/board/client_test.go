@@ -8,8 +8,10 @@ import (
 	"math"
 	"math/cmplx"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,10 +62,6 @@ func ramp(n, levels, k int) []uint16 {
 	return codes
 }
 
-func equal(a, b []uint16) bool {
-	return len(a) == len(b) && string(fmt.Sprint(a)) == string(fmt.Sprint(b))
-}
-
 // Every command, through tarm/serial on the pty, on shapes that need several frames per call
 // (16-bit phases on 1500 elements; a sweep longer than one ARM_SWEEP frame).
 func TestCommands(t *testing.T) {
@@ -105,7 +103,7 @@ func TestCommands(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !equal(st.Phases, phases) || !equal(st.Gains, gains) || st.Beam != -1 {
+			if !slices.Equal(st.Phases, phases) || !slices.Equal(st.Gains, gains) || st.Beam != -1 {
 				t.Fatalf("ReadState after SetPhases/SetGains differs (beam %d)", st.Beam)
 			}
 			table := make([][]uint16, tc.beams)
@@ -118,22 +116,29 @@ func TestCommands(t *testing.T) {
 			if err := c.SelectBeam(ctx, tc.beams-1); err != nil {
 				t.Fatal(err)
 			}
-			if st, err = c.ReadState(ctx); err != nil || st.Beam != tc.beams-1 || !equal(st.Phases, table[tc.beams-1]) {
+			if st, err = c.ReadState(ctx); err != nil || st.Beam != tc.beams-1 || !slices.Equal(st.Phases, table[tc.beams-1]) {
 				t.Fatalf("ReadState after SelectBeam(%d): beam %d, err %v", tc.beams-1, st.Beam, err)
 			}
 			order := make([]uint16, tc.slots)
 			for k := range order {
 				order[k] = uint16(k % tc.beams)
 			}
+			var mu sync.Mutex
 			var got []uint16
-			b.OnTrigger(func(s emu.Sweep) { got = append([]uint16(nil), s.Beams...) })
+			b.OnTrigger(func(s emu.Sweep) {
+				mu.Lock()
+				got = append([]uint16(nil), s.Beams...)
+				mu.Unlock()
+			})
 			if err := c.ArmSweep(ctx, order, 128); err != nil {
 				t.Fatal(err)
 			}
 			if err := c.Trigger(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if !equal(got, order) {
+			mu.Lock()
+			defer mu.Unlock()
+			if !slices.Equal(got, order) {
 				t.Fatalf("swept beams %v, want %v", got, order)
 			}
 			temp, err := c.Temperature(ctx)
@@ -252,8 +257,8 @@ func TestSweepWeights(t *testing.T) {
 // board runs each request once: as many sweeps fire as Trigger calls succeed.
 func TestFaultsIdempotent(t *testing.T) {
 	b := emu.New(emu.Config{ID: "bs", Elements: 64, PhaseBits: 6, Faults: emu.Faults{DropRate: 0.15, CorruptRate: 0.15, Seed: 5}})
-	var fired int
-	b.OnTrigger(func(emu.Sweep) { fired++ })
+	var fired atomic.Int64
+	b.OnTrigger(func(emu.Sweep) { fired.Add(1) })
 	path, _ := servePTY(t, b)
 	// With p = 0.3 of a failed attempt, 8 retries fail a call with probability 0.3^9 = 2e-5; the
 	// generator is seeded, so the run is the same every time anyway.
@@ -274,12 +279,12 @@ func TestFaultsIdempotent(t *testing.T) {
 		if err := c.SetPhases(ctx, codes); err != nil {
 			t.Fatal(err)
 		}
-		if ph, _, _ := b.State(); !equal(ph, codes) {
+		if ph, _, _ := b.State(); !slices.Equal(ph, codes) {
 			t.Fatalf("after SetPhases %d the board holds other codes", i)
 		}
 	}
-	if fired != triggers {
-		t.Fatalf("%d sweeps fired for %d triggers", fired, triggers)
+	if n := fired.Load(); n != triggers {
+		t.Fatalf("%d sweeps fired for %d triggers", n, triggers)
 	}
 	if s := c.Stats(); s.Retransmissions == 0 {
 		t.Fatalf("no retransmissions under faults: %+v", s)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,7 +101,7 @@ func TestPlayback(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatalf("playback: %v", err)
 	}
-	if !equal(st.Phases, ramp(100, 64, 1)) || !equal(st.Gains, ramp(100, 16, 1)) || st.Beam != 0 || temp != 24.5 {
+	if !slices.Equal(st.Phases, ramp(100, 64, 1)) || !slices.Equal(st.Gains, ramp(100, 16, 1)) || st.Beam != 0 || temp != 24.5 {
 		t.Fatalf("played back state beam %d, temperature %v differ from the session's", st.Beam, temp)
 	}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +64,7 @@ func TestReconnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !equal(st.Phases, ramp(16, 32, calls-2)) {
+	if !slices.Equal(st.Phases, ramp(16, 32, calls-2)) {
 		t.Fatalf("phases %v after the run, want the last SetPhases' %v", st.Phases, ramp(16, 32, calls-2))
 	}
 	// The first call while disconnected fails on the dead port and drops it; each later one tries to
