@@ -40,6 +40,7 @@ type Config struct {
 	Estimators   Estimators   `mapstructure:"estimators"`
 	Telemetry    Telemetry    `mapstructure:"telemetry"`
 	Daemon       Daemon       `mapstructure:"daemon"`
+	Training     Training     `mapstructure:"training"`
 	Calibration  Calibration  `mapstructure:"calibration"`
 
 	// Dir is the directory relative paths in the file resolve against ("" for embedded files).
@@ -214,6 +215,7 @@ type Telemetry struct {
 	File            TelemetryFile   `mapstructure:"file"`
 	InfluxDB        InfluxDB        `mapstructure:"influxdb"`
 	Buffer          TelemetryBuffer `mapstructure:"buffer"`
+	Spool           TelemetrySpool  `mapstructure:"spool"`
 	ShutdownTimeout time.Duration   `mapstructure:"shutdown_timeout"`
 }
 

@@ -129,6 +129,7 @@ func (c Config) Validate() error {
 	}
 
 	c.validateTestbed(&v)
+	c.validateTraining(&v)
 	c.validateCalibration(&v)
 
 	if c.Daemon.Intervals < 0 {
@@ -221,6 +222,7 @@ func (c Config) validateTestbed(v *validator) {
 	if err := c.BufferConfig().Validate(); err != nil {
 		v.errs = append(v.errs, err) // names its telemetry.buffer key
 	}
+	c.validateSpool(v)
 }
 
 // file checks that an optional input file exists ("" is fine).

@@ -20,6 +20,7 @@ commands:
   sim dataset  generate a training/evaluation dataset (.npz) from a config (--shard I/N for one part)
   sim merge    merge dataset shards into the dataset a single run would write
   sim heatmap  render the path-gain map of a config's user grid (.png/.svg)
+  train        train a model: train ae|tracker|e2e --config F --dataset F.npz --out DIR [--ae DIR] [--no-tc]
   eval         NMSE of LS, LMMSE, OMP and the trained trackers along a trajectory: --config F --models DIR --out DIR
   record       record a trial over the air (radio.backend: sdr) as SigMF: --config F --intervals N --out BASE
 
@@ -48,6 +49,9 @@ var errUsage = errors.New("usage")
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
 	if len(args) > 0 && args[0] == "record" {
 		return record(ctx, args[1:], stderr, log)
+	}
+	if len(args) > 0 && args[0] == "train" {
+		return train(ctx, args[1:], stderr, log)
 	}
 	if len(args) > 0 && args[0] == "eval" {
 		return evalCmd(ctx, args[1:], stderr, log)
