@@ -209,13 +209,17 @@ func (f fanout) Add(points ...telemetry.Point) {
 }
 
 // openTelemetry starts the line-protocol file sink (telemetry.file.dir) and the InfluxDB sink
-// (telemetry.influxdb.url), each behind its own bounded buffer.
+// (telemetry.influxdb.url), each behind its own bounded buffer; the InfluxDB sink's is on disk when
+// telemetry.spool.dir is set. The InfluxDB sink, when there is one, is the last.
 func openTelemetry(cfg configs.Config, runID string, log *slog.Logger) (fanout, error) {
 	var out fanout
+	newBuffer := func(w telemetry.Writer) (*telemetry.Buffer, error) {
+		return telemetry.NewBuffer(w, cfg.BufferConfig(), log)
+	}
 	add := func(w telemetry.Writer, err error) error {
 		if err == nil {
 			var b *telemetry.Buffer
-			if b, err = telemetry.NewBuffer(w, cfg.BufferConfig(), log); err == nil {
+			if b, err = newBuffer(w); err == nil {
 				out = append(out, b)
 				return nil
 			}
@@ -238,6 +242,12 @@ func openTelemetry(cfg configs.Config, runID string, log *slog.Logger) (fanout, 
 		log.Info("telemetry to file", "path", abs)
 	}
 	if in := cfg.InfluxConfig(); in.URL != "" {
+		if sc := cfg.SpoolConfig(); sc.Dir != "" {
+			newBuffer = func(w telemetry.Writer) (*telemetry.Buffer, error) {
+				return telemetry.NewSpooledBuffer(w, sc, cfg.BufferConfig(), log)
+			}
+			log.Info("telemetry to influxdb through the spool", "dir", sc.Dir, "max_bytes", sc.MaxBytes, "sync", sc.Sync)
+		}
 		if err := add(telemetry.NewInfluxWriter(in, nil)); err != nil {
 			return nil, err
 		}
