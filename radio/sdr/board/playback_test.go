@@ -93,7 +93,7 @@ func TestPlayback(t *testing.T) {
 		return c, pb
 	}
 
-	c, pb := play()
+	c, _ := play()
 	st, temp, err := session(ctx, c)
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +106,7 @@ func TestPlayback(t *testing.T) {
 	}
 
 	// The session's first call only: the recording is not used up.
-	c, pb = play()
+	c, pb := play()
 	if err := c.Trigger(ctx); !errors.Is(err, board.StatusNotArmed) {
 		t.Fatal(err)
 	}
