@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,13 +25,18 @@ var ErrDisconnected = errors.New("board: disconnected")
 // its context and deadline, so a cancelled context returns within about this long.
 const readPoll = 100 * time.Millisecond
 
+// bauds are the line rates tarm/serial can set on Linux from 9600 up.
+var bauds = []int{9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000, 576000, 921600,
+	1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000, 4000000}
+
 // Config says how to reach one board.
 type Config struct {
 	// Name names the board in errors and logs ("bs", "ue").
 	Name string
 	// Port is the serial device (a /dev/serial/by-id link, /dev/ttyUSB0, an emulator's pty link).
 	Port string
-	// Baud is the line rate (8N1), one of the rates Linux names (115200, 230400, 460800, 921600, ...).
+	// Baud is the line rate (8N1), one of the rates Linux names from 9600 up (115200, 230400,
+	// 460800, 921600, ...).
 	Baud int
 	// Timeout is how long one attempt waits for the answer beyond the request's and the longest
 	// answer's wire time at Baud; the wait ends on a 0.1 s read-poll tick, so allow for that.
@@ -50,6 +56,8 @@ func (c Config) validate() error {
 		return errors.New("board config: empty name")
 	case c.Port == "" && c.Dial == nil:
 		return fmt.Errorf("board %q config: empty port", c.Name)
+	case c.Dial == nil && !slices.Contains(bauds, c.Baud):
+		return fmt.Errorf("board %q config: baud %d, want one of %v", c.Name, c.Baud, bauds)
 	case c.Baud <= 0:
 		return fmt.Errorf("board %q config: baud %d, want > 0", c.Name, c.Baud)
 	case c.Timeout <= 0:

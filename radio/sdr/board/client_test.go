@@ -327,3 +327,28 @@ func TestTimeout(t *testing.T) {
 		t.Fatalf("element 0 holds code %d, want 3", ph[0])
 	}
 }
+
+func TestConfigErrors(t *testing.T) {
+	ok := board.Config{Name: "bs", Port: "/dev/null", Baud: 115200, Timeout: time.Second}
+	for _, tc := range []struct {
+		edit func(*board.Config)
+		want string
+	}{
+		{func(c *board.Config) { c.Name = "" }, "empty name"},
+		{func(c *board.Config) { c.Port = "" }, "empty port"},
+		{func(c *board.Config) { c.Baud = 100000 }, "baud 100000"},
+		{func(c *board.Config) { c.Timeout = 0 }, "timeout"},
+		{func(c *board.Config) { c.Retries = -1 }, "retries"},
+	} {
+		cfg := ok
+		tc.edit(&cfg)
+		if _, err := board.Open(context.Background(), cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want an error with %q", cfg, err, tc.want)
+		}
+	}
+	cfg := ok
+	cfg.Port = filepath.Join(t.TempDir(), "absent")
+	if _, err := board.Open(context.Background(), cfg, slog.New(slog.DiscardHandler)); !errors.Is(err, board.ErrDisconnected) || !strings.Contains(err.Error(), `board "bs" open`) {
+		t.Errorf("absent port: %v", err)
+	}
+}
