@@ -69,6 +69,10 @@ func TestBadConfigsNameTheKey(t *testing.T) {
 		{"telemetry:\n  buffer: {flush_interval: soon}\n", "flush_interval"},
 		{"telemetry:\n  influxdb: {url: \"ftp://h:1\"}\n", "telemetry.influxdb.url"},
 		{"daemon:\n  status_addr: localhost\n", "daemon.status_addr: want HOST:PORT"},
+		{"daemon:\n  status_addr: 0.0.0.0:8787\n", "daemon.status_addr: 0.0.0.0:8787 is not a loopback address; serving it needs a token"},
+		{"daemon:\n  status_addr: \":8787\"\n", "daemon.status_addr: :8787 is not a loopback address"},
+		{"daemon:\n  status_token_env: A\n  status_token_file: b\n", "daemon.status_token_file: set at most one"},
+		{"daemon:\n  unhealthy_after: -1\n", "daemon.unhealthy_after: must be >= 0"},
 	} {
 		_, err := Parse([]byte(tc.yaml), "test.yaml")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -157,5 +161,18 @@ scene:
 	c := p.Scene.City
 	if c.Wall.Thickness != 0.3 || c.Roof.Thickness != 0 || c.Ground.Thickness != 0 || c.Wall.Name == c.Roof.Name {
 		t.Errorf("city surfaces wall %+v roof %+v ground %+v", c.Wall, c.Roof, c.Ground)
+	}
+}
+
+// A status address off loopback is accepted once a token source is configured.
+func TestStatusAddrWithToken(t *testing.T) {
+	for _, y := range []string{
+		"daemon:\n  status_addr: 0.0.0.0:8787\n  status_token_env: CCTRACK_STATUS_TOKEN\n",
+		"daemon:\n  status_addr: \"[::1]:8787\"\n",
+		"daemon:\n  status_addr: 127.0.0.2:8787\n",
+	} {
+		if _, err := Parse([]byte(y), "t.yaml"); err != nil {
+			t.Errorf("%q: %v", y, err)
+		}
 	}
 }

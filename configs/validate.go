@@ -137,8 +137,15 @@ func (c Config) Validate() error {
 	}
 	v.positive("daemon.summary_every_s", c.Daemon.SummaryEveryS)
 	if a := c.Daemon.StatusAddr; a != "" {
-		if _, _, err := net.SplitHostPort(a); err != nil {
+		host, _, err := net.SplitHostPort(a)
+		ip := net.ParseIP(host)
+		noToken := c.Daemon.StatusTokenEnv == "" && c.Daemon.StatusTokenFile == ""
+		switch {
+		case err != nil:
 			v.fail("daemon.status_addr", "want HOST:PORT or \"\" (got %q)", a)
+		case noToken && (host == "" || ip != nil && !ip.IsLoopback()):
+			// Caught here, before the testbed is built; cctrackd checks host names once it has listened.
+			v.fail("daemon.status_addr", "%s is not a loopback address; serving it needs a token (daemon.status_token_env or daemon.status_token_file)", a)
 		}
 	}
 	if c.Daemon.StatusTokenEnv != "" && c.Daemon.StatusTokenFile != "" {
