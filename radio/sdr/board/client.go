@@ -456,7 +456,7 @@ func (c *Client) setCodes(ctx context.Context, cmd uint8, codes []uint16) error 
 
 // bulk sends codes in chunks: payload = prefix, start u16, count u16, packed codes.
 func (c *Client) bulk(ctx context.Context, cmd uint8, prefix []byte, codes []uint16, bits int) error {
-	chunk := Chunk(c.id.MaxPayload, len(prefix)+4, bits)
+	chunk := codesPerFrame(c.id.MaxPayload, len(prefix)+4, bits)
 	for start := 0; start < len(codes); start += chunk {
 		end := min(start+chunk, len(codes))
 		c.pbuf = append(c.pbuf[:0], prefix...)

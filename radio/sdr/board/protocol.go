@@ -166,6 +166,6 @@ func le16(dst []byte, v int) []byte { return append(dst, byte(v), byte(v>>8)) }
 
 func u16(p []byte) int { return int(p[0]) | int(p[1])<<8 }
 
-// Chunk is the most codes of bits bits each that fit one frame after a header of hdr bytes, given
+// codesPerFrame is the most codes of bits bits each that fit one frame after a header of hdr bytes, given
 // the board's maximum payload.
-func Chunk(maxPayload, hdr, bits int) int { return (maxPayload - hdr) * 8 / bits }
+func codesPerFrame(maxPayload, hdr, bits int) int { return (maxPayload - hdr) * 8 / bits }

@@ -152,9 +152,6 @@ func (b *Board) SetFaults(f Faults) {
 	b.rng = rand.New(rand.NewPCG(f.Seed, faultStream))
 }
 
-// Identity is what the board answers to IDENTIFY.
-func (b *Board) Identity() board.Identity { return b.id }
-
 // OnTrigger sets the callback run for each sweep of this board, on the goroutine serving the
 // triggering board. The TRIGGER's ACK goes out after the callbacks of every swept board returned,
 // so when a host's Trigger returns the sweep has been handed over.
