@@ -95,13 +95,19 @@ func TestEstimateNMSEIsTheNoiseFloor(t *testing.T) {
 			a2 := meanPower(y)
 			sigma2 := a2 / math.Pow(10, tc.snrDB/10)
 			Synthesize(x, f, y)
-			Impair(rx, x, tc.offset, tc.cfo, 2*math.Pi*rng.Float64(), sigma2, rng)
+			phase := 2 * math.Pi * rng.Float64()
+			Impair(rx, x, tc.offset, tc.cfo, phase, sigma2, rng)
 			s, err := c.Estimate(rx, yhat)
 			if err != nil {
 				t.Fatalf("%+v: %v", tc, err)
 			}
 			if s.Offset != tc.offset {
 				t.Fatalf("%+v: offset %d", tc, s.Offset)
+			}
+			// The phase at the sweep's start is the line fit's value at t = 0, variance σ²/(2PA²)
+			// (see the doc); 6 standard deviations.
+			if d := math.Remainder(s.Phase-phase-tc.cfo*float64(tc.offset), 2*math.Pi); math.Abs(d) > 6*math.Sqrt(sigma2/(2*float64(f.PreambleLen)*a2)) {
+				t.Fatalf("%+v: phase error %.3g rad", tc, d)
 			}
 			theory := sigma2/(float64(f.PilotLen)*a2) + sigma2/(3*float64(f.PreambleLen)*a2)
 			ratio += estimator.NMSE(y, yhat) / theory

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/cmplx"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -131,6 +132,39 @@ func TestTimingCorrelationIsDirect(t *testing.T) {
 		}
 		if cmplx.Abs(got-want) > 1e-12*math.Sqrt(e*float64(len(z))) {
 			t.Fatalf("C(%d) = %v, want %v", d, got, want)
+		}
+	}
+}
+
+// A window holding two whole sweeps (a continuous stream) and the tail of a third: Estimate locks
+// onto one of the whole sweeps and returns its Y, never a mixture (the postamble and the pilots do
+// not trigger the preamble detector).
+func TestEstimateTwoSweepsInWindow(t *testing.T) {
+	f := DefaultFrame(4, 2)
+	ys := [][]complex128{randomY(f.Slots(), 6), randomY(f.Slots(), 7), randomY(f.Slots(), 8)}
+	starts := []int{-f.Samples() / 2, 300, 300 + f.Samples() + 40}
+	x := make([]complex64, starts[2]+f.Samples()+100)
+	sweep := make([]complex64, f.Samples())
+	for i, y := range ys {
+		Synthesize(sweep, f, y)
+		for n, v := range sweep {
+			if k := starts[i] + n; k >= 0 {
+				x[k] = v
+			}
+		}
+	}
+	got := make([]complex128, f.Slots())
+	s, err := NewCorrelator(f).Estimate(x, got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.Index(starts, s.Offset)
+	if i < 1 {
+		t.Fatalf("locked at %d, sweeps start at %v", s.Offset, starts[1:])
+	}
+	for k, v := range ys[i] {
+		if d := cmplx.Abs(got[k] - v); d > 1e-6*cmplx.Abs(v) {
+			t.Fatalf("sweep %d: y[%d] = %v, want %v", i, k, got[k], v)
 		}
 	}
 }
