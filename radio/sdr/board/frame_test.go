@@ -172,3 +172,20 @@ func BenchmarkDecodeFrame(b *testing.B) {
 		})
 	}
 }
+
+// Encoding into a buffer with room, decoding and (un)packing allocate nothing: they run per frame.
+func TestFrameNoAllocs(t *testing.T) {
+	codes := make([]uint16, 400)
+	payload := PackCodes(nil, codes, 6)
+	buf := make([]byte, 0, MaxPayload+Overhead)
+	if n := testing.AllocsPerRun(100, func() {
+		buf = AppendFrame(buf[:0], Frame{Seq: 1, Cmd: CmdSetPhases, Payload: payload})
+		if _, _, err := DecodeFrame(buf); err != nil {
+			t.Fatal(err)
+		}
+		payload = PackCodes(payload[:0], codes, 6)
+		UnpackCodes(codes, payload, 6)
+	}); n != 0 {
+		t.Fatalf("%v allocations per frame", n)
+	}
+}
