@@ -21,9 +21,9 @@ import (
 
 // record runs the daemon's interval loop on the hardware backend (radio.backend: sdr) for
 // --intervals intervals, regular measurements and reference sweeps alike, and writes every captured
-// window to the SigMF recording BASE.sigmf-data / BASE.sigmf-meta: cf32_le samples, one annotation
-// per sweep with its schedule (sdr.Schedule, labelled "measurement" or "reference") and the merged
-// configuration in the global cctrack:config. radio.backend: replay with radio.replay.path set to
+// window to the SigMF recording BASE.sigmf-data / BASE.sigmf-meta (sdr.Recorder): cf32_le samples,
+// one annotation per program and capture call with its schedule and outcome (sdr.Schedule), and the
+// merged configuration in the global cctrack:config. radio.backend: replay with radio.replay.path set to
 // BASE.sigmf-meta runs it again offline.
 func record(ctx context.Context, args []string, stderr io.Writer, log *slog.Logger) error {
 	var intervals int
@@ -49,42 +49,24 @@ func record(ctx context.Context, args []string, stderr io.Writer, log *slog.Logg
 	if err != nil {
 		return err
 	}
-	w, err := iq.CreateSigMF(base, iq.Meta{
+	rec, err := sdr.NewRecorder(base, iq.Meta{
 		Datatype: iq.CF32, SampleRate: p.IQ.SampleRate, Frequency: cfg.RF.CarrierHz, Time: time.Now().UTC(),
 		Description: fmt.Sprintf("cctrack trial %s: %d intervals, pilot sweeps of %s", cfg.Name, intervals, cfg.Source),
 		HW:          fmt.Sprintf("BS board %s, UE board %s, IQ %s", p.BSBoard.Port, p.UEBoard.Port, cfg.Radio.SDR.IQ),
 		Config:      json.RawMessage(cfg.Text),
-	})
+	}, sdr.SetupDigest(setup))
 	if err != nil {
 		return err
 	}
-	var sweeps, samples uint64
-	measurement := sdr.SetupDigest(setup)
-	p.Tap = func(x []complex64, s sdr.Schedule) error {
-		label := "reference"
-		if s.Setup == measurement {
-			label = "measurement"
-		}
-		sched, err := json.Marshal(s)
-		if err != nil {
-			return err
-		}
-		if err := w.Write(x); err != nil {
-			return err
-		}
-		w.Annotate(iq.Annotation{Start: samples, Count: uint64(len(x)), Label: label, Time: time.Now().UTC(), Schedule: sched})
-		sweeps++
-		samples += uint64(len(x))
-		return nil
-	}
+	p.Record = rec.Record
 	err = recordRun(ctx, cfg, p, setup, intervals, log)
-	if cerr := w.Close(); err == nil {
+	if cerr := rec.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return err
 	}
-	log.Info("recording written", "meta", base+".sigmf-meta", "sweeps", sweeps, "samples", samples)
+	log.Info("recording written", "meta", base+".sigmf-meta", "sweeps", rec.Sweeps(), "samples", rec.Samples())
 	return nil
 }
 

@@ -44,7 +44,7 @@ func newRadio(ctx context.Context, cfg configs.Config, s *sim.Simulator, log *sl
 		if err != nil {
 			return backend{}, fmt.Errorf("radio.replay.path: %w", err)
 		}
-		log.Info("replaying", "recording", cfg.ReplayPath(), "intervals", r.Intervals(), "sweeps", r.Sweeps())
+		log.Info("replaying", "recording", cfg.ReplayPath(), "intervals", r.Intervals(), "calls", r.Events())
 		return backend{Radio: r, intervals: r.Intervals()}, nil
 	}
 	chans, err := cfg.EvaluationChannels(ctx, s, progressOut)

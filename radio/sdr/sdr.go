@@ -59,15 +59,19 @@ type Params struct {
 	// Margin is how many samples beyond Frame.Samples() a capture reads: the largest timing offset
 	// between the trigger and the start of the burst that the correlator can still find.
 	Margin int
-	// Tap, when not nil, gets every captured window (before correlation) with its schedule; an error
-	// fails the capture. `cctrack record` writes the windows to SigMF through it.
-	Tap func(samples []complex64, s Schedule) error
+	// Record, when not nil, gets every Program and Capture call's outcome, with the captured window
+	// (before correlation); an error from it fails the call. Recorder writes them to SigMF, which
+	// radio/sdr/replay plays back.
+	Record func(Event) error
 }
 
-// Schedule is what one captured window was measured with: enough for a replay to check that it is
-// asked for the same sweep and to correlate the window again.
+// Schedule is what one Program or Capture call did: enough for a replay to check that it is asked
+// for the same thing, to give the same outcome, and to correlate the window again.
 type Schedule struct {
-	// Capture counts the radio's captures from 0 (Capture.Interval).
+	// Event is "program" or "capture"; Seq counts events from 0.
+	Event string `json:"event"`
+	Seq   int    `json:"seq"`
+	// Capture counts the radio's successful captures from 0 (Capture.Interval).
 	Capture int `json:"capture"`
 	// NB, MB, NU, MU are the combiner's and precoder's shapes.
 	NB int `json:"n_b"`
@@ -81,7 +85,21 @@ type Schedule struct {
 	PilotLen    int `json:"pilot_len"`
 	Guard       int `json:"guard"`
 	Margin      int `json:"margin"`
+	// Error is the call's error, "" when it succeeded.
+	Error string `json:"error,omitempty"`
 }
+
+// Event is one recorded call: its schedule and, for a successful capture, the window.
+type Event struct {
+	Schedule
+	Samples []complex64
+}
+
+// Event kinds.
+const (
+	EventProgram = "program"
+	EventCapture = "capture"
+)
 
 // Frame is the pilot frame the schedule describes.
 func (s Schedule) Frame() pilot.Frame {
@@ -143,6 +161,7 @@ type Radio struct {
 	ueOrder  []uint16
 	window   []complex64
 	n        int
+	events   int
 	stale    bool // program the boards again before the next capture
 	resync   bool // reopen the IQ source before the next capture
 	parked   bool
@@ -212,6 +231,19 @@ func (r *Radio) Program(ctx context.Context, s radio.Setup) error {
 	if r.parked {
 		return errors.New("radio/sdr: program: radio parked")
 	}
+	f := r.p.Frame
+	r.have = false
+	r.schedule = Schedule{NB: s.W.N, MB: s.W.M, NU: s.F.N, MU: s.F.M, Setup: SetupDigest(s),
+		PreambleLen: f.PreambleLen, PilotLen: f.PilotLen, Guard: f.Guard, Margin: r.p.Margin}
+	err := r.programSetup(ctx, s)
+	if rerr := r.record(EventProgram, nil, err); rerr != nil && err == nil {
+		err = fmt.Errorf("radio/sdr: program: %w", rerr)
+	}
+	return err
+}
+
+// programSetup checks and keeps s, and programs the boards with it.
+func (r *Radio) programSetup(ctx context.Context, s radio.Setup) error {
 	nb, nu := r.p.BS.N(), r.p.UE.N()
 	if s.W.N != nb || s.F.N != nu || len(s.Pilots) != s.F.M || s.W.M < 1 || s.F.M < 1 ||
 		len(s.W.Code) != s.W.N*s.W.M || len(s.F.Code) != s.F.N*s.F.M {
@@ -227,9 +259,6 @@ func (r *Radio) Program(ctx context.Context, s radio.Setup) error {
 		Pilots: append([]complex128(nil), s.Pilots...),
 	}
 	r.have = true
-	f := r.p.Frame
-	r.schedule = Schedule{NB: nb, MB: s.W.M, NU: nu, MU: s.F.M, Setup: SetupDigest(s),
-		PreambleLen: f.PreambleLen, PilotLen: f.PilotLen, Guard: f.Guard, Margin: r.p.Margin}
 	key := [2]int{s.W.M, s.F.M}
 	if r.corr = r.corrs[key]; r.corr == nil {
 		r.corr = pilot.NewCorrelator(r.schedule.Frame())
@@ -288,48 +317,67 @@ func (r *Radio) Capture(ctx context.Context, c *radio.Capture) error {
 	if !r.have || r.parked {
 		return errors.New("radio/sdr: capture before Program")
 	}
-	if err := r.capture(ctx, c); err != nil {
+	// A window that does not correlate is recorded too: a replay fails it the same way.
+	w, err := r.capture(ctx, c)
+	if err != nil {
+		err = fmt.Errorf("radio/sdr: capture %d: %w", r.n, err)
+	}
+	if rerr := r.record(EventCapture, w, err); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("radio/sdr: capture %d: %w", r.n, rerr))
+	}
+	if err != nil {
 		r.stale, r.resync = true, true
-		return fmt.Errorf("radio/sdr: capture %d: %w", r.n, err)
+		return err
+	}
+	c.Interval = r.n
+	r.n++
+	return nil
+}
+
+// record hands Params.Record one call's outcome.
+func (r *Radio) record(kind string, samples []complex64, err error) error {
+	if r.p.Record == nil {
+		return nil
+	}
+	s := r.schedule
+	s.Event, s.Seq, s.Capture = kind, r.events, r.n
+	if err != nil {
+		s.Error = err.Error()
+	}
+	r.events++
+	if rerr := r.p.Record(Event{Schedule: s, Samples: samples}); rerr != nil {
+		return fmt.Errorf("record: %w", rerr)
 	}
 	return nil
 }
 
-func (r *Radio) capture(ctx context.Context, c *radio.Capture) error {
+// capture triggers a sweep and correlates its window into c.Y; it returns the window once read.
+func (r *Radio) capture(ctx context.Context, c *radio.Capture) ([]complex64, error) {
 	if r.resync {
 		if err := r.drain(ctx); err != nil {
-			return fmt.Errorf("resynchronise IQ: %w", err)
+			return nil, fmt.Errorf("resynchronise IQ: %w", err)
 		}
 		r.resync = false
 	}
 	if r.stale {
 		if err := r.program(ctx); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	t := time.Now()
 	if err := r.bs.Trigger(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	w := r.window[:r.schedule.Window()]
 	if err := r.src.ReadFull(ctx, w); err != nil {
-		return fmt.Errorf("read %d IQ samples: %w", len(w), err)
+		return nil, fmt.Errorf("read %d IQ samples: %w", len(w), err)
 	}
-	s := r.schedule
-	s.Capture = r.n
-	if r.p.Tap != nil {
-		if err := r.p.Tap(w, s); err != nil {
-			return fmt.Errorf("tap: %w", err)
-		}
-	}
-	c.Y = grow(c.Y, s.MB*s.MU)
+	c.Y = grow(c.Y, r.schedule.MB*r.schedule.MU)
 	if _, err := r.corr.Estimate(w, c.Y); err != nil {
-		return fmt.Errorf("correlate: %w", err)
+		return w, fmt.Errorf("correlate: %w", err)
 	}
-	c.Truth = nil
-	c.Interval, c.Time = r.n, t
-	r.n++
-	return nil
+	c.Truth, c.Time = nil, t
+	return w, nil
 }
 
 // QuietGap is how long a live IQ source must stay silent, after a failed capture, before the next

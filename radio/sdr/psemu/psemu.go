@@ -30,6 +30,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -96,21 +97,9 @@ type Devices struct {
 // Run serves the testbed until ctx ends (then it returns nil). ready is called once both boards are
 // up, with their paths and the IQ address, and again with the new path after a board reappears.
 func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func(Devices)) error {
-	if len(cfg.Channels) == 0 {
-		return errors.New("psemu: no channels")
-	}
-	for i, h := range cfg.Channels {
-		if len(h) != cfg.BS.Elements*cfg.UE.Elements {
-			return fmt.Errorf("psemu: channel %d has %d entries, want %d x %d", i, len(h), cfg.BS.Elements, cfg.UE.Elements)
-		}
-	}
-	f := cfg.Frame
-	f.MB, f.MU = 1, 1
-	if err := f.Validate(); err != nil {
-		return fmt.Errorf("psemu: %w", err)
-	}
-	if !(cfg.Coherence > 0) || !(cfg.TxPower > 0) || !(cfg.Noise >= 0) || cfg.Margin < 0 {
-		return fmt.Errorf("psemu: want Coherence, TxPower > 0, Noise, Margin >= 0 (got %v, %g, %g, %d)", cfg.Coherence, cfg.TxPower, cfg.Noise, cfg.Margin)
+	if err := cfg.check(); err != nil {
+		cfg.IQ.Close()
+		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -154,12 +143,33 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func(Devices))
 	}()
 	go func() {
 		defer wg.Done()
-		errs[2] = iq.ServeTCP(ctx, cfg.IQ, a.next, log)
+		errs[2] = iq.ServeTCP(ctx, watched{cfg.IQ, a}, a.next, log)
 		cancel()
 	}()
 	wg.Wait()
 	a.wait()
 	return errors.Join(errs...)
+}
+
+// check validates the configuration.
+func (cfg Config) check() error {
+	if len(cfg.Channels) == 0 {
+		return errors.New("psemu: no channels")
+	}
+	for i, h := range cfg.Channels {
+		if len(h) != cfg.BS.Elements*cfg.UE.Elements {
+			return fmt.Errorf("psemu: channel %d has %d entries, want %d x %d", i, len(h), cfg.BS.Elements, cfg.UE.Elements)
+		}
+	}
+	f := cfg.Frame
+	f.MB, f.MU = 1, 1
+	if err := f.Validate(); err != nil {
+		return fmt.Errorf("psemu: %w", err)
+	}
+	if !(cfg.Coherence > 0) || !(cfg.TxPower > 0) || !(cfg.Noise >= 0) || cfg.Margin < 0 {
+		return fmt.Errorf("psemu: want Coherence, TxPower > 0, Noise, Margin >= 0 (got %v, %g, %g, %d)", cfg.Coherence, cfg.TxPower, cfg.Noise, cfg.Margin)
+	}
+	return nil
 }
 
 // air turns each trigger's applied weights into one IQ burst.
@@ -175,6 +185,7 @@ type air struct {
 	// mu guards the rest. The BS board's trigger callback keeps its weights for the UE board's,
 	// which the same trigger runs right after.
 	mu      sync.Mutex
+	gone    chan struct{} // closed when the current IQ client leaves
 	bsW     [][]complex128
 	bsBeams []uint16
 	pending bool
@@ -304,11 +315,53 @@ func (a *air) outageAt(from, to int) {
 	}()
 }
 
-// next hands the IQ server the next burst.
+// watched is the IQ listener; it tells the air about each client (see air.connected).
+type watched struct {
+	net.Listener
+	a *air
+}
+
+func (l watched) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.a.connected(c)
+	return c, nil
+}
+
+// connected starts a client's stream: bursts queued for no one are dropped, and when the client
+// goes away (a receiver sends nothing, so a read ends only then) next ends the stream at once, so
+// that the next burst goes to the next client instead of into a dead connection.
+func (a *air) connected(c net.Conn) {
+	gone := make(chan struct{})
+	a.mu.Lock()
+	a.gone = gone
+	for len(a.bursts) > 0 {
+		<-a.bursts
+	}
+	a.mu.Unlock()
+	go func() {
+		var b [64]byte
+		for {
+			if _, err := c.Read(b[:]); err != nil {
+				close(gone)
+				return
+			}
+		}
+	}()
+}
+
+// next hands the IQ server the next burst for the current client.
 func (a *air) next(ctx context.Context) ([]complex64, error) {
+	a.mu.Lock()
+	gone := a.gone
+	a.mu.Unlock()
 	select {
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-gone:
+		return nil, io.EOF
 	case b := <-a.bursts:
 		return b, nil
 	}

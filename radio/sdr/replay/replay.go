@@ -1,13 +1,16 @@
-// Package replay is a radio.Radio that runs a trial recorded by `cctrack record` (a SigMF recording:
-// every sweep's captured IQ window, annotated with its schedule, sdr.Schedule) through the pilot
-// correlator again, offline. The same recording gives the same Y, and so the same estimates and
-// NMSE, on every run.
+// Package replay is a radio.Radio that plays back a trial recorded by `cctrack record`: a SigMF
+// recording with one annotation per Program and Capture call of the SDR backend (sdr.Recorder), each
+// with its schedule and outcome (sdr.Schedule) and, for a capture, the IQ window it read. Captured
+// windows go through the pilot correlator again, offline, so the same recording gives the same Y —
+// and the same estimates and NMSE — on every run.
 //
-// The recording fixes the sequence of sweeps. Program must name a setup the recording holds (its
-// digest, sdr.SetupDigest), and each Capture replays the next recorded sweep, which must have been
-// measured with the programmed setup; a sweep that does not match is skipped with an error, so that
-// a daemon whose schedule differs from the recorded one fails those intervals instead of scoring the
-// wrong data. After the last sweep every Capture fails with an error wrapping io.EOF.
+// The recording fixes the sequence of calls and their outcomes. Program must come where the recording
+// has a program, with the same setup (sdr.SetupDigest), and returns the recorded error; Capture must
+// come where it has a capture, measured with the programmed setup, and replays the window or the
+// recorded failure. A daemon with the recorded configuration thus makes the very calls it made live
+// (the controller's schedule depends only on the outcomes), failed intervals included. A call out of
+// order fails and consumes the recorded event, so a differing schedule fails intervals instead of
+// scoring the wrong data. After the last event every call fails with an error wrapping io.EOF.
 package replay
 
 import (
@@ -33,8 +36,8 @@ type Params struct {
 	TxPower, Noise float64
 }
 
-// sweep is one recorded window.
-type sweep struct {
+// event is one recorded call.
+type event struct {
 	iq.Annotation
 	sdr.Schedule
 }
@@ -44,25 +47,23 @@ type Radio struct {
 	p          Params
 	path       string
 	rd         *iq.SigMFReader
-	sweeps     []sweep
-	setups     map[string]bool
-	first      string // the first sweep's setup: the regular measurement's
+	events     []event
+	first      string // the first event's setup: the regular measurement's
 	programmed string
-	next       int    // the next sweep to replay
-	pos        uint64 // samples read from the recording
+	next       int // the next event to replay
 	corrs      map[[2]int]*pilot.Correlator
 	buf        []complex64
 }
 
 var _ radio.Radio = (*Radio)(nil)
 
-// Open reads the recording's metadata (path: its .sigmf-meta) and checks every sweep's schedule.
+// Open reads the recording's metadata (path: its .sigmf-meta) and checks every event.
 func Open(path string, p Params) (*Radio, error) {
 	rd, err := iq.OpenSigMF(path)
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
-	r := &Radio{p: p, path: path, rd: rd, setups: map[string]bool{}, corrs: map[[2]int]*pilot.Correlator{}}
+	r := &Radio{p: p, path: path, rd: rd, corrs: map[[2]int]*pilot.Correlator{}}
 	if err := r.load(); err != nil {
 		rd.Close()
 		return nil, fmt.Errorf("replay: %s: %w", path, err)
@@ -71,49 +72,53 @@ func Open(path string, p Params) (*Radio, error) {
 }
 
 func (r *Radio) load() error {
-	var end uint64
 	for k, a := range r.rd.Annotations() {
 		var s sdr.Schedule
 		if err := json.Unmarshal(a.Schedule, &s); err != nil {
 			return fmt.Errorf("annotations[%d].cctrack:schedule: %w", k, err)
 		}
-		if s.NB != r.p.BS.N() || s.NU != r.p.UE.N() {
-			return fmt.Errorf("annotations[%d]: sweep measured with N_B = %d, N_U = %d; the arrays have %d and %d", k, s.NB, s.NU, r.p.BS.N(), r.p.UE.N())
+		switch {
+		case s.Seq != k:
+			return fmt.Errorf("annotations[%d]: event %d out of order", k, s.Seq)
+		case s.NB != r.p.BS.N() || s.NU != r.p.UE.N():
+			return fmt.Errorf("annotations[%d]: recorded with N_B = %d, N_U = %d; the arrays have %d and %d", k, s.NB, s.NU, r.p.BS.N(), r.p.UE.N())
+		case s.Event != sdr.EventProgram && s.Event != sdr.EventCapture:
+			return fmt.Errorf("annotations[%d]: unknown event %q", k, s.Event)
 		}
-		f := s.Frame()
-		if err := f.Validate(); err != nil {
-			return fmt.Errorf("annotations[%d].cctrack:schedule: %w", k, err)
+		if s.Event == sdr.EventCapture && a.Count > 0 {
+			f := s.Frame()
+			if err := f.Validate(); err != nil {
+				return fmt.Errorf("annotations[%d].cctrack:schedule: %w", k, err)
+			}
+			if a.Count != uint64(s.Window()) {
+				return fmt.Errorf("annotations[%d]: %d samples, not one window of %d", k, a.Count, s.Window())
+			}
+			if w := s.Window(); w > len(r.buf) {
+				r.buf = make([]complex64, w)
+			}
+			if key := [2]int{s.MB, s.MU}; r.corrs[key] == nil {
+				r.corrs[key] = pilot.NewCorrelator(f)
+			}
 		}
-		if a.Start < end || a.Count != uint64(s.Window()) {
-			return fmt.Errorf("annotations[%d]: samples %d+%d overlap the previous sweep or are not one window of %d", k, a.Start, a.Count, s.Window())
-		}
-		end = a.Start + a.Count
-		r.sweeps = append(r.sweeps, sweep{a, s})
-		r.setups[s.Setup] = true
-		if w := s.Window(); w > len(r.buf) {
-			r.buf = make([]complex64, w)
-		}
-		key := [2]int{s.MB, s.MU}
-		if r.corrs[key] == nil {
-			r.corrs[key] = pilot.NewCorrelator(f)
-		}
+		r.events = append(r.events, event{a, s})
 	}
-	if len(r.sweeps) == 0 {
-		return errors.New("no annotated sweeps")
+	if len(r.events) == 0 {
+		return errors.New("no recorded calls")
 	}
-	r.first = r.sweeps[0].Setup
+	r.first = r.events[0].Setup
 	return nil
 }
 
-// Sweeps is the number of recorded sweeps.
-func (r *Radio) Sweeps() int { return len(r.sweeps) }
+// Events is the number of recorded calls.
+func (r *Radio) Events() int { return len(r.events) }
 
-// Intervals is the number of sweeps of the regular measurement (the first sweep's setup): the
-// intervals a daemon with the recording's schedule runs.
+// Intervals is the number of intervals the recording holds: those that captured the regular
+// measurement (the first event's setup), successfully or not, and those whose programming of it
+// failed.
 func (r *Radio) Intervals() int {
 	n := 0
-	for _, s := range r.sweeps {
-		if s.Setup == r.first {
+	for _, e := range r.events {
+		if e.Setup == r.first && (e.Event == sdr.EventCapture || e.Error != "") {
 			n++
 		}
 	}
@@ -126,56 +131,66 @@ func (r *Radio) Info() radio.Info {
 		TxPower: r.p.TxPower, Noise: r.p.Noise}
 }
 
-// Program selects a setup the recording holds.
-func (r *Radio) Program(ctx context.Context, s radio.Setup) error {
+// take consumes the next event, which must be of kind.
+func (r *Radio) take(ctx context.Context, kind string) (event, error) {
 	if err := ctx.Err(); err != nil {
+		return event{}, err
+	}
+	if r.rd == nil {
+		return event{}, errors.New("parked")
+	}
+	if r.next >= len(r.events) {
+		return event{}, fmt.Errorf("%s: all %d recorded calls replayed: %w", r.path, len(r.events), io.EOF)
+	}
+	e := r.events[r.next]
+	r.next++
+	if e.Event != kind {
+		return e, fmt.Errorf("%s: event %d is a %s, not a %s: the schedule differs from the recorded one", r.path, e.Seq, e.Event, kind)
+	}
+	return e, nil
+}
+
+// Program replays the next recorded program, which must have the same setup.
+func (r *Radio) Program(ctx context.Context, s radio.Setup) error {
+	e, err := r.take(ctx, sdr.EventProgram)
+	if err != nil {
 		return fmt.Errorf("replay: program: %w", err)
 	}
-	d := sdr.SetupDigest(s)
-	if !r.setups[d] {
-		return fmt.Errorf("replay: program: %s holds no sweep with this setup (W %d x %d, F %d x %d, digest %s)",
-			r.path, s.W.N, s.W.M, s.F.N, s.F.M, d)
+	if d := sdr.SetupDigest(s); d != e.Setup {
+		return fmt.Errorf("replay: program: event %d programmed setup %s (M_B x M_U = %d x %d), not this one (%s, %d x %d)",
+			e.Seq, e.Setup, e.MB, e.MU, d, s.W.M, s.F.M)
 	}
-	r.programmed = d
+	r.programmed = e.Setup
+	if e.Error != "" {
+		r.programmed = ""
+		return fmt.Errorf("replay: program: recorded failure: %s", e.Error)
+	}
 	return nil
 }
 
-// Capture correlates the next recorded sweep into c.Y; c.Interval and c.Time are the recorded ones.
+// Capture replays the next recorded capture: its window through the correlator into c.Y, or its
+// failure. c.Interval and c.Time are the recorded ones.
 func (r *Radio) Capture(ctx context.Context, c *radio.Capture) error {
-	if err := ctx.Err(); err != nil {
+	e, err := r.take(ctx, sdr.EventCapture)
+	if err != nil {
 		return fmt.Errorf("replay: capture: %w", err)
 	}
-	if r.programmed == "" || r.rd == nil {
-		return errors.New("replay: capture before Program or after Park")
+	if e.Setup != r.programmed {
+		return fmt.Errorf("replay: capture: event %d was captured with setup %s, the radio is programmed with %q", e.Seq, e.Setup, r.programmed)
 	}
-	if r.next >= len(r.sweeps) {
-		return fmt.Errorf("replay: %s: all %d sweeps replayed: %w", r.path, len(r.sweeps), io.EOF)
+	if e.Count == 0 {
+		return fmt.Errorf("replay: capture: recorded failure: %s", e.Error)
 	}
-	sw := r.sweeps[r.next]
-	r.next++
-	// Samples between sweeps (none in what `cctrack record` writes) are read and dropped.
-	for r.pos < sw.Start {
-		n := min(sw.Start-r.pos, uint64(len(r.buf)))
-		if err := r.rd.ReadFull(ctx, r.buf[:n]); err != nil {
-			return fmt.Errorf("replay: %s: sweep %d: %w", r.path, r.next-1, err)
-		}
-		r.pos += n
+	w := r.buf[:e.Count]
+	if err := r.rd.ReadAt(w, e.Start); err != nil {
+		return fmt.Errorf("replay: capture: event %d: %w", e.Seq, err)
 	}
-	w := r.buf[:sw.Count]
-	if err := r.rd.ReadFull(ctx, w); err != nil {
-		return fmt.Errorf("replay: %s: sweep %d: %w", r.path, r.next-1, err)
-	}
-	r.pos += sw.Count
-	if sw.Setup != r.programmed {
-		return fmt.Errorf("replay: sweep %d (capture %d) was recorded with setup %s (M_B x M_U = %d x %d), the radio is programmed with %s",
-			r.next-1, sw.Capture, sw.Setup, sw.MB, sw.MU, r.programmed)
-	}
-	c.Y = grow(c.Y, sw.MB*sw.MU)
-	if _, err := r.corrs[[2]int{sw.MB, sw.MU}].Estimate(w, c.Y); err != nil {
-		return fmt.Errorf("replay: sweep %d (capture %d): %w", r.next-1, sw.Capture, err)
+	c.Y = grow(c.Y, e.MB*e.MU)
+	if _, err := r.corrs[[2]int{e.MB, e.MU}].Estimate(w, c.Y); err != nil {
+		return fmt.Errorf("replay: capture: event %d: %w", e.Seq, err)
 	}
 	c.Truth = nil
-	c.Interval, c.Time = sw.Capture, sw.Time
+	c.Interval, c.Time = e.Capture, e.Time
 	return nil
 }
 
