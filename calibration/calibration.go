@@ -38,11 +38,13 @@
 //
 //	x_n / E₀ = Γ e^{jΔ₀} / (1 + Γ e^{jΔ₀}),   Δ₀ = arg Z,   |E₀|² = |Z| |1 + Γ e^{jΔ₀}|² / (2Γ),
 //
-// i.e. Mano and Katagi's k = Γ/sqrt(1 + 2Γcos Δ₀ + Γ²), tan X = sin Δ₀/(cos Δ₀ + Γ). |E₀| is averaged
-// over the N elements' fits, and e_n = (x_n/E₀)|E₀| sqrt(N) e^{-jφ(c⁰_n)} / ρ_n. Power measurements
-// cannot see a phase common to all elements: REV fixes it so that the elements' phase errors have a
-// circular mean of zero, and its phases are relative (the common phase of an array is absorbed in the
-// channel on hardware; the simulator's true H does not include it).
+// i.e. Mano and Katagi's k = Γ/sqrt(1 + 2Γcos Δ₀ + Γ²), tan X = sin Δ₀/(cos Δ₀ + Γ). Then
+// e_n = (x_n/E₀) E₀ sqrt(N) e^{-jφ(c⁰_n)} / ρ_n. Power measurements cannot see a phase common to all
+// elements, i.e. arg E₀. With a coherent receiver (every radio.Radio: Y is complex) E₀ itself is the
+// mean observation of the reference state (slot Δ = 0 of every capture), so the table is absolute;
+// with Spec.PowerOnly, |E₀| is the mean of the elements' fits and the common phase is set so that the
+// elements' phase errors have a circular mean of zero: the phases are relative (an array's common
+// phase is absorbed in the channel on hardware; the simulator's true H does not include it).
 //
 // # Accuracy
 //
@@ -110,6 +112,9 @@ type Spec struct {
 	Channel []complex128
 	// Averages is the number of captures of each setup (K), averaged.
 	Averages int
+	// PowerOnly restricts REV to received powers (a power detector): its phases are then relative.
+	// Pilot needs complex observations and refuses it.
+	PowerOnly bool
 	// Board, FrequencyHz, TemperatureC and Time describe the run; the table records them.
 	Board                     string
 	FrequencyHz, TemperatureC float64
@@ -131,6 +136,8 @@ func (s Spec) validate(m Method) error {
 		return fmt.Errorf("calibration: averages = %d, want >= 1", s.Averages)
 	case !(s.TxPower > 0) || !(s.Noise >= 0):
 		return fmt.Errorf("calibration: want pilot power > 0 and noise >= 0 (got %g, %g W)", s.TxPower, s.Noise)
+	case m == Pilot && s.PowerOnly:
+		return fmt.Errorf("calibration: pilot needs complex observations, the spec is power-only")
 	case m == REV && n < 3:
 		return fmt.Errorf("calibration: rev needs at least 3 elements (the array has %d): with fewer, one element is not weaker than the rest", n)
 	case m == REV && s.PhaseShifter.Bits < 2:

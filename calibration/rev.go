@@ -29,6 +29,7 @@ func rev(ctx context.Context, p *prober) ([]complex128, error) {
 	pow := make([]float64, l)
 	z := make([]complex128, n) // x_n / E₀
 	var e0 float64             // Σ |E₀| over the fits
+	var ref complex128         // Σ ỹ of the reference state (slot 0 of every capture)
 	noise := s.Noise / s.TxPower
 	for el := range n {
 		for i := range n {
@@ -48,6 +49,7 @@ func rev(ctx context.Context, p *prober) ([]complex128, error) {
 			if err := p.capture(ctx, y); err != nil {
 				return nil, fmt.Errorf("element %d: %w", el, err)
 			}
+			ref += y[0]
 			for k, v := range y {
 				pow[k] += real(v)*real(v) + imag(v)*imag(v)
 			}
@@ -71,18 +73,24 @@ func rev(ctx context.Context, p *prober) ([]complex128, error) {
 		a := 1 + g
 		e0 += math.Sqrt(cmplx.Abs(zf) * (real(a)*real(a) + imag(a)*imag(a)) / (2 * gamma))
 	}
-	e0 /= float64(n)
-	// e_n up to the common phase, then that phase chosen so that the phase errors' circular mean is 0.
+	// E₀: the reference state's mean observation, or with powers alone its fitted magnitude.
+	common := ref / complex(float64(n*s.Averages), 0)
+	if s.PowerOnly {
+		common = complex(e0/float64(n), 0)
+	}
 	e := make([]complex128, n)
-	sqrtN := math.Sqrt(float64(n))
+	sqrtN := complex(math.Sqrt(float64(n)), 0)
 	var mean complex128
 	for i := range n {
-		e[i] = z[i] * complex(e0*sqrtN, 0) / (cmplx.Rect(1, ps.Phase(c0[i])) * p.rho[i])
+		e[i] = z[i] * common * sqrtN / (cmplx.Rect(1, ps.Phase(c0[i])) * p.rho[i])
 		mean += e[i] / complex(cmplx.Abs(e[i]), 0)
 	}
-	turn := cmplx.Conj(mean) / complex(cmplx.Abs(mean), 0)
-	for i := range e {
-		e[i] *= turn
+	if s.PowerOnly {
+		// The common phase is unobservable: choose it so that the phase errors' circular mean is 0.
+		turn := cmplx.Conj(mean) / complex(cmplx.Abs(mean), 0)
+		for i := range e {
+			e[i] *= turn
+		}
 	}
 	return e, nil
 }

@@ -107,6 +107,13 @@ func newTestbed(ctx context.Context, cfg configs.Config, log *slog.Logger, progr
 	if tb.steps = r.steps; cc.Intervals == 0 {
 		cc.Intervals = r.intervals
 	}
+	cal, err := applyCalibration(cfg, r.Radio, time.Now(), log)
+	if err != nil {
+		r.Park(ctx)
+		tb.close(ctx, cfg.Telemetry.ShutdownTimeout, log)
+		return nil, err
+	}
+	r.Radio = cal
 	if tb.ctl, err = controller.New(r.Radio, ests, sinks, cc, log); err != nil {
 		r.Park(ctx)
 		tb.close(ctx, cfg.Telemetry.ShutdownTimeout, log)
@@ -136,11 +143,18 @@ func summary(st controller.Status) []any {
 }
 
 // newEstimators builds estimators.run in order. LMMSE's covariance comes from a dataset's H or from
-// the channels at the users.grid positions.
+// the channels at the users.grid positions; the learned estimators' models from models.go.
 func newEstimators(ctx context.Context, cfg configs.Config, s *sim.Simulator, log *slog.Logger, progressOut io.Writer) ([]estimator.Estimator, error) {
 	var out []estimator.Estimator
+	models := newModels(cfg, s, log, progressOut)
 	for _, name := range cfg.Estimators.Run {
 		switch name {
+		case "tracker", "e2e":
+			e, err := models.estimator(ctx, name)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e)
 		case "ls":
 			out = append(out, estimator.NewLS())
 		case "omp":
