@@ -41,7 +41,7 @@ type SigMFWriter struct {
 }
 
 // CreateSigMF starts a recording at base (base.sigmf-data, base.sigmf-meta) with one capture segment
-// from meta. meta.Datatype empty means CF32.
+// from meta, replacing any recording there. meta.Datatype empty means CF32.
 func CreateSigMF(base string, meta Meta) (*SigMFWriter, error) {
 	base = strings.TrimSuffix(strings.TrimSuffix(base, MetaSuffix), DataSuffix)
 	if meta.Datatype == "" {
@@ -57,6 +57,10 @@ func CreateSigMF(base string, meta Meta) (*SigMFWriter, error) {
 	}
 	if len(meta.Config) > 0 && !json.Valid(meta.Config) {
 		return nil, fmt.Errorf("iq: create %s: Config is not valid JSON", base)
+	}
+	// An older recording's metadata must not describe the new samples if we never reach Close.
+	if err := os.Remove(base + MetaSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("iq: create %s: %w", base, err)
 	}
 	f, err := os.Create(base + DataSuffix)
 	if err != nil {
@@ -191,8 +195,9 @@ type SigMFReader struct {
 var _ Source = (*SigMFReader)(nil)
 
 // OpenSigMF opens a recording by its base name or either file's name. It checks the metadata (errors
-// name the file, the key and the byte offset), that the data file holds whole samples and that every
-// annotation lies within it.
+// name the file, the key and the byte offset; core:datatype must be cf32_le or ci16_le, and
+// core:sample_rate, optional in SigMF, is required), that the data file holds whole samples and that
+// every annotation lies within it.
 func OpenSigMF(path string) (*SigMFReader, error) {
 	base := strings.TrimSuffix(strings.TrimSuffix(path, MetaSuffix), DataSuffix)
 	r := &SigMFReader{meta: base + MetaSuffix, data: base + DataSuffix}

@@ -305,3 +305,31 @@ func BenchmarkSigMFWrite(b *testing.B) {
 		})
 	}
 }
+
+// Recording over an existing recording removes its metadata at once: until Close, the pair is an
+// unfinished recording, never old metadata describing new samples.
+func TestCreateSigMFReplaces(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "rec")
+	record(t, base, Meta{SampleRate: 1}, randomSamples(10, 1, 1))
+	w, err := CreateSigMF(base, Meta{SampleRate: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenSigMF(base); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("open during a new recording: %v", err)
+	}
+	if err := w.Write(randomSamples(3, 1, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenSigMF(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.Samples() != 3 || r.SampleRate() != 2 {
+		t.Errorf("%d samples at %g Hz", r.Samples(), r.SampleRate())
+	}
+}
