@@ -1,9 +1,17 @@
 package board
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // ProtocolVersion is the version IDENTIFY reports; a client refuses any other.
 const ProtocolVersion = 1
+
+// FrameGap is the receiver's frame timeout: a partial frame with no byte for this long is dropped and
+// the search for a sync resumes one byte after its sync. Frames are sent in one burst, so only a
+// damaged frame (a flipped length field) stalls; a host's retransmission comes after a longer wait.
+const FrameGap = 50 * time.Millisecond
 
 // RespFlag is set in a response's Cmd: response Cmd = request Cmd | RespFlag.
 const RespFlag = 0x80

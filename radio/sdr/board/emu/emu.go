@@ -43,8 +43,8 @@ type Faults struct {
 	// (nothing happens), half the time its answer is lost after it ran (the host's retransmission
 	// then gets the cached answer without running it again).
 	DropRate float64
-	// CorruptRate is the probability of one flipped bit: half the time in the request's payload or
-	// CRC (the board answers StatusBadCRC), half the time anywhere in the answer.
+	// CorruptRate is the probability of one flipped bit, anywhere in the request (half the time)
+	// or in its answer (the other half).
 	CorruptRate float64
 	// Delay holds back every answer.
 	Delay time.Duration
@@ -234,75 +234,114 @@ func (b *Board) Serve(ctx context.Context, rw io.ReadWriter) error {
 		}
 	}()
 	var in, out []byte
+	// process handles the complete frames in in, keeping a partial one.
+	process := func() error {
+		for len(in) > 0 {
+			f, n, err := board.DecodeFrame(in)
+			switch {
+			case err == board.ErrIncomplete:
+				in = append(in[:0], in[n:]...)
+				return nil
+			case err == board.ErrCRC:
+				out = board.AppendFrame(out[:0], board.Frame{Seq: f.Seq, Cmd: f.Cmd | board.RespFlag, Payload: []byte{byte(board.StatusBadCRC)}})
+				err = b.send(ctx, rw, out, 0)
+			case err != nil || f.Cmd&board.RespFlag != 0:
+				err = nil // a bad length or a stray answer: skip it
+			default:
+				raw := in[n-board.Overhead-len(f.Payload) : n]
+				ft := b.draw()
+				if ft.corruptReq {
+					// One bit of the request flips on the line; decoding goes on over the damaged
+					// bytes: a bad CRC, a lost sync or a wrong length, as on a real line.
+					raw[ft.bit/8%uint64(len(raw))] ^= 1 << (ft.bit % 8)
+					continue
+				}
+				out, err = b.frame(ctx, rw, raw, f, out, ft)
+			}
+			in = append(in[:0], in[n:]...)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// gap drops a partial frame after board.FrameGap without a byte (PROTOCOL.md): a damaged length
+	// field would otherwise hold the receiver until that many bytes arrived.
+	gap := time.NewTimer(board.FrameGap)
+	gap.Stop()
+	defer gap.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-gone:
 			return ErrDisconnected
+		case <-gap.C:
+			if _, n, _ := board.DecodeFrame(in); n < len(in) {
+				in = append(in[:0], in[n+1:]...) // resume one byte after the stalled frame's sync
+			}
+			if err := process(); err != nil {
+				return err
+			}
 		case c := <-chunks:
 			in = append(in, c.p...)
 			if c.err == nil {
 				free <- struct{}{}
 			}
-			for len(in) > 0 {
-				f, n, err := board.DecodeFrame(in)
-				if err == board.ErrIncomplete {
-					in = append(in[:0], in[n:]...)
-					break
-				}
-				if err == nil && f.Cmd&board.RespFlag == 0 {
-					out, err = b.frame(ctx, rw, in[n-board.Overhead-len(f.Payload):n], f, out)
-				} else if err == board.ErrCRC {
-					out = board.AppendFrame(out[:0], board.Frame{Seq: f.Seq, Cmd: f.Cmd | board.RespFlag, Payload: []byte{byte(board.StatusBadCRC)}})
-					err = b.send(ctx, rw, out, 0)
-				} else {
-					err = nil // a stray answer or a bad length: skip it
-				}
-				in = append(in[:0], in[n:]...)
-				if err != nil {
-					return err
-				}
+			if err := process(); err != nil {
+				return err
 			}
 			if c.err != nil {
 				return c.err
 			}
 		}
+		gap.Stop()
+		if len(in) > 0 {
+			gap.Reset(board.FrameGap)
+		}
 	}
 }
 
-// frame handles one well-formed request (raw is its bytes), with fault injection.
-func (b *Board) frame(ctx context.Context, rw io.ReadWriter, raw []byte, f board.Frame, out []byte) ([]byte, error) {
+// fault is what the generator decided for one request.
+type fault struct {
+	drop, dropReq, corrupt, corruptReq bool
+	bit                                uint64
+	delay                              time.Duration
+}
+
+// draw decides the faults of one request.
+func (b *Board) draw() fault {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	fl := b.cfg.Faults
-	drop := fl.DropRate > 0 && b.rng.Float64() < fl.DropRate
-	dropReq := drop && b.rng.IntN(2) == 0
-	corrupt := fl.CorruptRate > 0 && b.rng.Float64() < fl.CorruptRate
-	corruptReq := corrupt && b.rng.IntN(2) == 0
-	bit := b.rng.Uint64()
-	delay := fl.Delay
-	b.mu.Unlock()
-	if dropReq {
+	var f fault
+	f.drop = fl.DropRate > 0 && b.rng.Float64() < fl.DropRate
+	f.dropReq = f.drop && b.rng.IntN(2) == 0
+	f.corrupt = fl.CorruptRate > 0 && b.rng.Float64() < fl.CorruptRate
+	f.corruptReq = f.corrupt && b.rng.IntN(2) == 0
+	f.bit = b.rng.Uint64()
+	f.delay = fl.Delay
+	return f
+}
+
+// frame handles one well-formed request (raw is its bytes) with the drawn faults.
+func (b *Board) frame(ctx context.Context, rw io.ReadWriter, raw []byte, f board.Frame, out []byte, ft fault) ([]byte, error) {
+	if ft.dropReq {
 		return out, nil
-	}
-	if corruptReq {
-		// As if a bit of the payload or CRC had flipped on the line: the header parses, the CRC fails.
-		out = board.AppendFrame(out[:0], board.Frame{Seq: f.Seq, Cmd: f.Cmd | board.RespFlag, Payload: []byte{byte(board.StatusBadCRC)}})
-		return out, b.send(ctx, rw, out, delay)
 	}
 	out, after := b.execute(f, raw, out)
 	if after != nil {
 		after()
 	}
-	if drop {
+	if ft.drop {
 		return out, nil
 	}
 	ans := out
-	if corrupt {
+	if ft.corrupt {
 		ans = append([]byte(nil), out...)
-		ans[int(bit/8%uint64(len(ans)))] ^= 1 << (bit % 8)
+		ans[int(ft.bit/8%uint64(len(ans)))] ^= 1 << (ft.bit % 8)
 	}
-	return out, b.send(ctx, rw, ans, delay)
+	return out, b.send(ctx, rw, ans, ft.delay)
 }
 
 // send writes an answer after delay.

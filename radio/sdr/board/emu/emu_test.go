@@ -126,6 +126,20 @@ func TestMalformed(t *testing.T) {
 	if ph, _, _ := b.State(); ph[0] != 1 || ph[1] != 3 {
 		t.Fatalf("phases %v, want [1 3]", ph)
 	}
+	// A flipped length bit makes a frame look longer than it is; after the frame gap the board
+	// drops it and finds the next frame (without the gap it would take the next frame's bytes as
+	// the damaged one's payload).
+	long := frame(16, board.CmdSetPhase, 1, 0, 0, 0)
+	long[5] = 0x01 // length 256 + 4
+	h.send(long)
+	time.Sleep(2 * board.FrameGap)
+	h.send(frame(17, board.CmdSetPhase, 1, 0, 2, 0))
+	if a := h.answer(); a.Seq != 17 || a.Payload[0] != 0 {
+		t.Fatalf("the frame after a stalled one: answer %+v", a)
+	}
+	if ph, _, _ := b.State(); ph[1] != 2 {
+		t.Fatalf("phases %v, want element 1 at 2", ph)
+	}
 }
 
 // Serve returns ErrDisconnected on Disconnect and refuses to serve until Reconnect.
