@@ -45,12 +45,6 @@ func Channel(a channel.UPA, offset geom.Vec3, freqHz float64) []complex128 {
 	return h
 }
 
-// FarField is the Fraunhofer distance 2D²/λ of the array a at freqHz, D its aperture's diagonal.
-func FarField(a channel.UPA, freqHz float64) float64 {
-	dh, dv := float64(a.Nh-1)*a.Spacing, float64(a.Nv-1)*a.Spacing
-	return 2 * (dh*dh + dv*dv) / (material.C / freqHz)
-}
-
 // Simulated is cfg's calibration setup for side on the simulated backend: a radio whose array under
 // test is the configured array with its configured impairments (beamforming.impairments), whose other
 // side is one ideal reference antenna at calibration.reference.offset (seeded noise from

@@ -22,6 +22,7 @@ commands:
   sim heatmap  render the path-gain map of a config's user grid (.png/.svg)
   train        train a model: train ae|tracker|e2e --config F --dataset F.npz --out DIR [--ae DIR] [--no-tc]
   eval         NMSE of LS, LMMSE, OMP and the trained trackers along a trajectory: --config F --models DIR --out DIR
+  calibrate    measure an array's per-element phase/gain errors: --config F --array bs|ue --method rev|pilot --out F.json
   record       record a trial over the air (radio.backend: sdr) as SigMF: --config F --intervals N --out BASE
 
 Run "cctrack sim <command> -h" for its flags.
@@ -47,6 +48,9 @@ func main() {
 var errUsage = errors.New("usage")
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
+	if len(args) > 0 && args[0] == "calibrate" {
+		return calibrate(ctx, args[1:], stderr, log)
+	}
 	if len(args) > 0 && args[0] == "record" {
 		return record(ctx, args[1:], stderr, log)
 	}
