@@ -5,6 +5,8 @@
 // weights it reports for each triggered sweep (OnTrigger), which an air model multiplies into its
 // channel.
 //
+// The emulator keeps its state across Disconnect/Reconnect (a cable pulled, not a power cycle).
+//
 // Deviation from the first sketch of the contract: OpenPTY returns a *PTY (master, slave path and a
 // Close that also closes the slave descriptor the emulator keeps open) instead of (master, path,
 // err): without that descriptor a host closing and reopening the slave makes the master fail.
@@ -37,7 +39,9 @@ const (
 	DefaultMaxSlots = 4096
 )
 
-// Faults are injected line faults, drawn per received frame from a PCG seeded with Seed.
+// Faults are injected line faults, drawn for each well-formed request received from a PCG seeded
+// with Seed. Which frames arrive well-formed after a corruption can depend on timing (the frame gap),
+// so a seed fixes the draws, not always the whole run.
 type Faults struct {
 	// DropRate is the probability that a request is lost: half the time before the board sees it
 	// (nothing happens), half the time its answer is lost after it ran (the host's retransmission
