@@ -56,16 +56,18 @@ func (s *TCPSource) ReadFull(ctx context.Context, dst []complex64) (err error) {
 		return fmt.Errorf("iq: read %s: %w", s.addr, err)
 	}
 	// Cancellation interrupts a blocked Read by moving the deadline into the past.
-	fired := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		s.conn.SetReadDeadline(time.Unix(1, 0))
-		close(fired)
-	})
-	defer func() {
-		if !stop() {
-			<-fired
-		}
-	}()
+	if ctx.Done() != nil {
+		fired := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			s.conn.SetReadDeadline(time.Unix(1, 0))
+			close(fired)
+		})
+		defer func() {
+			if !stop() {
+				<-fired
+			}
+		}()
+	}
 	total := len(dst)
 	for len(dst) > 0 {
 		n := min(len(dst), chunk)
