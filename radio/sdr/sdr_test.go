@@ -61,7 +61,7 @@ type testbed struct {
 
 // start runs psemu with cfg's boards (Link set here), channels and faults, and returns the
 // parameters of a radio that drives it.
-func start(t *testing.T, cfg psemu.Config) *testbed {
+func start(t testing.TB, cfg psemu.Config) *testbed {
 	t.Helper()
 	dir := t.TempDir()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -116,7 +116,7 @@ func setup(t testing.TB, mb, mu int, seed uint64) radio.Setup {
 	return radio.Setup{W: w, F: f, Pilots: beamforming.Pilots(mu, txPower)}
 }
 
-func open(t *testing.T, p sdr.Params) *sdr.Radio {
+func open(t testing.TB, p sdr.Params) *sdr.Radio {
 	t.Helper()
 	r, err := sdr.New(context.Background(), p, quiet)
 	if err != nil {

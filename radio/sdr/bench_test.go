@@ -1,0 +1,28 @@
+package sdr_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/cctrack/cctrack/radio"
+	"github.com/cctrack/cctrack/radio/sdr/psemu"
+)
+
+// BenchmarkCapture is one interval over the emulated air: trigger over the pty, the air's burst over
+// TCP, correlation into Y (M_B x M_U = 12 x 2 on the 4x4/2x1 test arrays). It measures the host's
+// path end to end, the emulator's synthesis included (it shares the machine).
+func BenchmarkCapture(b *testing.B) {
+	tb := start(b, psemu.Config{Channels: [][]complex128{channel(1)}, Noise: 1e-11, CFO: 1e-4, Seed: 1})
+	r := open(b, tb.p)
+	ctx := context.Background()
+	if err := r.Program(ctx, setup(b, 12, 2, 1)); err != nil {
+		b.Fatal(err)
+	}
+	var c radio.Capture
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := r.Capture(ctx, &c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
