@@ -67,7 +67,9 @@ func startPsemu(t *testing.T, cfg configs.Config, ln net.Listener, o psemu.Optio
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	ready := make(chan psemu.Devices, 8)
-	go func() { done <- psemu.Run(ctx, ec, slog.New(slog.NewTextHandler(io.Discard, nil)), func(d psemu.Devices) { ready <- d }) }()
+	go func() {
+		done <- psemu.Run(ctx, ec, slog.New(slog.NewTextHandler(io.Discard, nil)), func(d psemu.Devices) { ready <- d })
+	}()
 	select {
 	case <-ready:
 	case err := <-done:
