@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cctrack/cctrack/beamforming"
@@ -61,8 +62,9 @@ type Controller struct {
 	sink    Sink
 	cfg     Config
 	log     *slog.Logger
-	tags    []telemetry.Tag   // array, backend, run, scene: the radio points'
-	estTags [][]telemetry.Tag // the same plus estimator, per estimator: the nmse points'
+	tuning  atomic.Pointer[Tuning] // a Tune not yet applied by Run
+	tags    []telemetry.Tag        // array, backend, run, scene: the radio points'
+	estTags [][]telemetry.Tag      // the same plus estimator, per estimator: the nmse points'
 
 	design     beamforming.Design // what the estimators assume (nominal weights)
 	sweep      radio.Setup
@@ -150,7 +152,11 @@ func New(r radio.Radio, ests []estimator.Estimator, sink Sink, cfg Config, log *
 	c.status = Status{Run: cfg.Run, Backend: info.Backend, Scene: info.Scene, Array: array, Setup: setupStatus(info, cfg.Setup)}
 	c.hist = newHistory(cfg.HistoryBin, cfg.HistoryLen, len(ests))
 	for _, e := range ests {
-		if err := e.Prepare(d, info.Noise); err != nil {
+		de := d
+		if _, ok := e.(NominalDesigner); ok {
+			de, _ = nominal(nil, info, cfg.Setup) // the same checks passed above
+		}
+		if err := e.Prepare(de, info.Noise); err != nil {
 			return nil, fmt.Errorf("controller: prepare %s: %w", e.Name(), err)
 		}
 		c.status.Estimators = append(c.status.Estimators, EstimatorStatus{Name: e.Name(), LastNMSEdB: math.NaN(), MeanNMSEdB: math.NaN()})
@@ -171,6 +177,14 @@ func New(r radio.Radio, ests []estimator.Estimator, sink Sink, cfg Config, log *
 // into w, N_U x M_U into f).
 type Weighter interface {
 	Weights(s radio.Setup, w, f []complex128)
+}
+
+// NominalDesigner is an estimator prepared with the nominal design even on a Weighter radio: a
+// trained model, to which the design identifies the pilot scheme it was trained on rather than
+// being a measurement model (a calibrated radio's corrected codes give it near-nominal observations).
+type NominalDesigner interface {
+	estimator.Estimator
+	NominalDesign()
 }
 
 // nominal is the design the estimators assume: the codes' nominal weights (or the Weighter's) and
@@ -221,18 +235,28 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.mu.Lock()
 	c.status.Started = time.Now()
 	c.mu.Unlock()
-	var tick <-chan time.Time
-	if c.cfg.Period > 0 {
-		t := time.NewTicker(c.cfg.Period)
-		defer t.Stop()
-		tick = t.C
+	var ticker *time.Ticker
+	pace := func(period time.Duration) {
+		if ticker != nil {
+			ticker.Stop()
+			ticker = nil
+		}
+		if period > 0 {
+			ticker = time.NewTicker(period)
+		}
 	}
+	pace(c.cfg.Period)
+	defer func() { pace(0) }()
 	c.gap = true
 	for c.cfg.Intervals == 0 || c.interval < c.cfg.Intervals {
-		if tick != nil {
+		if t := c.tuning.Swap(nil); t != nil {
+			c.cfg.Period, c.cfg.ReferenceEvery, c.cfg.Timeout = t.Period, t.ReferenceEvery, t.Timeout
+			pace(t.Period)
+		}
+		if ticker != nil {
 			select {
 			case <-ctx.Done():
-			case <-tick:
+			case <-ticker.C:
 			}
 		}
 		if ctx.Err() != nil {
@@ -253,6 +277,24 @@ func (c *Controller) Run(ctx context.Context) error {
 		return fmt.Errorf("controller: park radio: %w", err)
 	}
 	c.setProgrammed("parked")
+	return nil
+}
+
+// Tuning is what may change while the controller runs (a configuration reload).
+type Tuning struct {
+	Period         time.Duration // Config.Period
+	ReferenceEvery int           // Config.ReferenceEvery; cannot switch the sweep on or off
+	Timeout        time.Duration // Config.Timeout
+}
+
+// Tune changes the pacing, the reference-sweep period and the radio-call timeout from the next interval
+// on; it may be called from any goroutine. The reference sweep is prepared by New, so ReferenceEvery
+// cannot turn it on or off.
+func (c *Controller) Tune(t Tuning) error {
+	if (t.ReferenceEvery > 0) != (c.sweepLS != nil) {
+		return fmt.Errorf("controller: reference sweep every %d intervals: cannot switch it on or off while running", t.ReferenceEvery)
+	}
+	c.tuning.Store(&t)
 	return nil
 }
 
