@@ -75,8 +75,8 @@ func (a *Autoencoder) loss(lambda float64) lossFn {
 		if lambda == 0 {
 			return loss
 		}
-		sq := ReduceSum(Square(z), 1)                                // [B]
-		dbar := Sub(Add(InsertAxes(sq, 1), InsertAxes(sq, 0)),       // |z_i|² + |z_j|²
+		sq := ReduceSum(Square(z), 1)                          // [B]
+		dbar := Sub(Add(InsertAxes(sq, 1), InsertAxes(sq, 0)), // |z_i|² + |z_j|²
 			MulScalar(DotGeneral(z, []int{1}, nil, z, []int{1}, nil), 2)) // - 2 z_i·z_j
 		dc := Sub(dbar, ReduceAllMean(dbar))
 		d := Div(dc, Sqrt(AddScalar(ReduceAllMean(Square(dc)), 1e-12)))
@@ -120,6 +120,25 @@ func TrainAutoencoder(ctx context.Context, d *Data, cfg Config, out string, log 
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0xae))
 	a := newAutoencoder(cfg, d.NB, d.NU, rng)
 	a.dir = dir
+	m, err := a.model(d, rng)
+	if err != nil {
+		return nil, err
+	}
+	meta := checkpointFile{Kind: kindAE, Config: cfg, NB: d.NB, NU: d.NU, Data: d.Source}
+	hist, err := fitModel(ctx, m, cfg.AE.fit(), cfg.Seed, log, progress, func(hist []EpochLoss) error {
+		meta.Losses = hist
+		return saveCheckpoint(dir, meta, a.enc, a.dec)
+	})
+	if err != nil {
+		return a, err
+	}
+	log.Info("autoencoder trained", "dir", dir, "epochs", len(hist), "val_loss", bestVal(hist))
+	return a, nil
+}
+
+// model is the autoencoder's training problem on d: preprocessed static channels split into
+// training and validation with rng.
+func (a *Autoencoder) model(d *Data, rng *rand.Rand) (*model, error) {
 	n := 2 * d.NB * d.NU
 	v := make([][]float32, len(d.H))
 	for i, h := range d.H {
@@ -129,8 +148,8 @@ func TrainAutoencoder(ctx context.Context, d *Data, cfg Config, out string, log 
 		v[i] = make([]float32, n)
 		Preprocess(h, v[i])
 	}
-	trainIdx, valIdx := splitIndices(rng, len(v), cfg.AE.ValFraction)
-	latent := cfg.AE.Latent
+	trainIdx, valIdx := splitIndices(rng, len(v), a.cfg.AE.ValFraction)
+	latent := a.cfg.AE.Latent
 	batchOf := func(idx []int, noise func(x []float32)) []*tensors.Tensor {
 		x := make([]float32, 0, len(idx)*n)
 		for _, i := range idx {
@@ -144,28 +163,18 @@ func TrainAutoencoder(ctx context.Context, d *Data, cfg Config, out string, log 
 			tensors.FromFlatDataAndDimensions(standardisedDistances(d.Pos, idx), len(idx), len(idx)),
 		}
 	}
-	m := &model{
-		name: kindAE, train: append(a.enc, a.dec...), loss: a.loss(cfg.AE.Lambda),
+	return &model{
+		name: kindAE, train: append(a.enc, a.dec...), loss: a.loss(a.cfg.AE.Lambda),
 		nTrain: len(trainIdx), nVal: len(valIdx),
 		trainBatch: func(rng *rand.Rand, idx []int) []*tensors.Tensor {
 			return batchOf(pick(trainIdx, idx), func(x []float32) {
 				for i := range x {
-					x[i] = float32(cfg.AE.LatentNoise * rng.NormFloat64())
+					x[i] = float32(a.cfg.AE.LatentNoise * rng.NormFloat64())
 				}
 			})
 		},
 		valBatch: func(idx []int) []*tensors.Tensor { return batchOf(pick(valIdx, idx), func([]float32) {}) },
-	}
-	meta := checkpointFile{Kind: kindAE, Config: cfg, NB: d.NB, NU: d.NU, Data: d.Source}
-	hist, err := fitModel(ctx, m, cfg.AE.fit(), cfg.Seed, log, progress, func(hist []EpochLoss) error {
-		meta.Losses = hist
-		return saveCheckpoint(dir, meta, a.enc, a.dec)
-	})
-	if err != nil {
-		return a, err
-	}
-	log.Info("autoencoder trained", "dir", dir, "epochs", len(hist), "val_loss", bestVal(hist))
-	return a, nil
+	}, nil
 }
 
 // LoadAutoencoder reads an autoencoder checkpoint directory.

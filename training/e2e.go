@@ -45,65 +45,9 @@ func TrainE2E(ctx context.Context, d *Data, s Setup, cfg Config, out string, log
 	if err != nil {
 		return nil, err
 	}
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0xe2e))
-	q, err := newSequences(d, s, cfg.E2E.T, cfg.E2E.ValFraction, rng, cfg.Seed)
+	m, fm, err := e2eProblem(d, s, cfg, log)
 	if err != nil {
-		return nil, fmt.Errorf("training e2e: %w", err)
-	}
-	if q.skipped > 0 {
-		log.Warn("training e2e: windows with a no-path channel skipped", "windows", q.skipped)
-	}
-	m := &E2E{cfg: cfg, setup: s.record(), nb: d.NB, nu: d.NU, net: newE2ENet(cfg, q.pm.obs(), d.NB, d.NU, rng)}
-	q.gainStats(&m.norm)
-	// HScale: 1 / RMS over the training steps of the 2 N_B N_U real entries of h/||Y|| (one seeded
-	// noise draw).
-	{
-		nrng := rand.New(rand.NewPCG(cfg.Seed, 0x5ca))
-		y := make([]complex128, q.pm.obs())
-		var sum float64
-		var count int
-		q.eachTrainStep(func(i, k int) {
-			q.pm.addNoise(nrng, q.y0[i][k], y)
-			var hh, yy float64
-			for _, v := range q.h[i][k] {
-				hh += real(v)*real(v) + imag(v)*imag(v)
-			}
-			for _, v := range y {
-				yy += real(v)*real(v) + imag(v)*imag(v)
-			}
-			sum += hh / yy
-			count += 2 * len(q.h[i][k])
-		})
-		m.norm.HScale = 1 / math.Sqrt(sum/float64(count))
-	}
-	t, n := cfg.E2E.T, 2*d.NB*d.NU
-	f := 2*q.pm.obs() + 1
-	batchOf := func(rng *rand.Rand, ws []int) []*tensors.Tensor {
-		target := make([]float32, len(ws)*t*n)
-		x := q.inputs(&m.norm, rng, ws, func(row, step int, h []complex128, r float64) {
-			k := m.norm.HScale / r
-			dst := target[(row*t+step)*n:][:n]
-			for i, v := range h {
-				dst[i], dst[n/2+i] = float32(real(v)*k), float32(imag(v)*k)
-			}
-		})
-		return []*tensors.Tensor{
-			tensors.FromFlatDataAndDimensions(x, len(ws), t, f),
-			tensors.FromFlatDataAndDimensions(target, len(ws), t, n),
-		}
-	}
-	fm := &model{
-		name: kindE2E, train: m.net, nTrain: len(q.train), nVal: len(q.val),
-		// mean over batch and steps of ||target - out||²
-		loss: func(w, data []*Node) *Node {
-			x, tg := data[0], data[1]
-			dims := x.Shape().Dimensions
-			z := zeroStates(x.Graph(), cfg.E2E.LSTMLayers, dims[0], cfg.E2E.LSTMHidden)
-			out, _, _ := m.forward(w, x, z, z)
-			return DivScalar(ReduceAllSum(Square(Sub(tg, out))), float64(dims[0]*dims[1]))
-		},
-		trainBatch: func(rng *rand.Rand, idx []int) []*tensors.Tensor { return batchOf(rng, pick(q.train, idx)) },
-		valBatch:   func(idx []int) []*tensors.Tensor { return batchOf(nil, pick(q.val, idx)) },
+		return nil, err
 	}
 	setup, nm := m.setup, m.norm
 	meta := checkpointFile{Kind: kindE2E, Config: cfg, NB: d.NB, NU: d.NU, Setup: &setup, Norm: &nm, Data: d.Source}
@@ -159,4 +103,68 @@ func (m *E2E) NewSession() (*Session, error) {
 			out, h, cs := m.forward(w, x, h0, c0)
 			return []*Node{Reshape(out, 1, 2*m.nb*m.nu)}, h, cs
 		})
+}
+
+// e2eProblem builds the e2e and its training problem on d (windows, targets, normalisation).
+func e2eProblem(d *Data, s Setup, cfg Config, log *slog.Logger) (*E2E, *model, error) {
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0xe2e))
+	q, err := newSequences(d, s, cfg.E2E.T, cfg.E2E.ValFraction, rng, cfg.Seed)
+	if err != nil {
+		return nil, nil, fmt.Errorf("training e2e: %w", err)
+	}
+	if q.skipped > 0 {
+		log.Warn("training e2e: windows with a no-path channel skipped", "windows", q.skipped)
+	}
+	m := &E2E{cfg: cfg, setup: s.record(), nb: d.NB, nu: d.NU, net: newE2ENet(cfg, q.pm.obs(), d.NB, d.NU, rng)}
+	q.gainStats(&m.norm)
+	// HScale: 1 / RMS over the training steps of the 2 N_B N_U real entries of h/||Y|| (one seeded
+	// noise draw).
+	{
+		nrng := rand.New(rand.NewPCG(cfg.Seed, 0x5ca))
+		y := make([]complex128, q.pm.obs())
+		var sum float64
+		var count int
+		q.eachTrainStep(func(i, k int) {
+			q.pm.addNoise(nrng, q.y0[i][k], y)
+			var hh, yy float64
+			for _, v := range q.h[i][k] {
+				hh += real(v)*real(v) + imag(v)*imag(v)
+			}
+			for _, v := range y {
+				yy += real(v)*real(v) + imag(v)*imag(v)
+			}
+			sum += hh / yy
+			count += 2 * len(q.h[i][k])
+		})
+		m.norm.HScale = 1 / math.Sqrt(sum/float64(count))
+	}
+	t, n := cfg.E2E.T, 2*d.NB*d.NU
+	f := 2*q.pm.obs() + 1
+	batchOf := func(rng *rand.Rand, ws []int) []*tensors.Tensor {
+		target := make([]float32, len(ws)*t*n)
+		x := q.inputs(&m.norm, rng, ws, func(row, step int, h []complex128, r float64) {
+			k := m.norm.HScale / r
+			dst := target[(row*t+step)*n:][:n]
+			for i, v := range h {
+				dst[i], dst[n/2+i] = float32(real(v)*k), float32(imag(v)*k)
+			}
+		})
+		return []*tensors.Tensor{
+			tensors.FromFlatDataAndDimensions(x, len(ws), t, f),
+			tensors.FromFlatDataAndDimensions(target, len(ws), t, n),
+		}
+	}
+	return m, &model{
+		name: kindE2E, train: m.net, nTrain: len(q.train), nVal: len(q.val),
+		// mean over batch and steps of ||target - out||²
+		loss: func(w, data []*Node) *Node {
+			x, tg := data[0], data[1]
+			dims := x.Shape().Dimensions
+			z := zeroStates(x.Graph(), cfg.E2E.LSTMLayers, dims[0], cfg.E2E.LSTMHidden)
+			out, _, _ := m.forward(w, x, z, z)
+			return DivScalar(ReduceAllSum(Square(Sub(tg, out))), float64(dims[0]*dims[1]))
+		},
+		trainBatch: func(rng *rand.Rand, idx []int) []*tensors.Tensor { return batchOf(rng, pick(q.train, idx)) },
+		valBatch:   func(idx []int) []*tensors.Tensor { return batchOf(nil, pick(q.val, idx)) },
+	}, nil
 }

@@ -46,12 +46,16 @@ type model struct {
 	nTrain, nVal  int
 }
 
-// fitModel trains m with Adam on mini-batches of the training split (reshuffled every epoch with a
-// generator seeded by seed), evaluates the validation split after every epoch and calls save with
-// the weights whenever the validation loss improves. It stops after f.Epochs, after f.Patience
-// epochs without improvement, or when ctx is cancelled (then with ctx's error, the last saved
-// checkpoint being the best so far). m.train holds the best weights on return.
-func fitModel(ctx context.Context, m *model, f fit, seed uint64, log *slog.Logger, w io.Writer, save func(hist []EpochLoss) error) ([]EpochLoss, error) {
+// stepper holds the compiled Adam step and evaluation of a model and its weights on the backend.
+type stepper struct {
+	m             *model
+	step, eval    *Exec
+	wts, mom, vel []*tensors.Tensor // trainable then frozen weights; Adam's moments
+	t             int               // steps taken
+	args          []any
+}
+
+func newStepper(m *model) (*stepper, error) {
 	b, err := backend()
 	if err != nil {
 		return nil, err
@@ -60,8 +64,7 @@ func fitModel(ctx context.Context, m *model, f fit, seed uint64, log *slog.Logge
 	step, err := NewExec(b, func(in []*Node) []*Node {
 		wts := in[:nt+nf]
 		mom, vel, lrt := in[nt+nf:2*nt+nf], in[2*nt+nf:3*nt+nf], in[3*nt+nf]
-		data := in[3*nt+nf+1:]
-		loss := m.loss(wts, data)
+		loss := m.loss(wts, in[3*nt+nf+1:])
 		grads := Gradient(loss, wts[:nt]...)
 		out := make([]*Node, 1+3*nt)
 		out[0] = loss
@@ -77,15 +80,63 @@ func fitModel(ctx context.Context, m *model, f fit, seed uint64, log *slog.Logge
 	if err != nil {
 		return nil, fmt.Errorf("training %s: %w", m.name, err)
 	}
-	defer step.Finalize()
 	eval, err := NewExec(b, func(in []*Node) *Node { return m.loss(in[:nt+nf], in[nt+nf:]) })
 	if err != nil {
+		step.Finalize()
 		return nil, fmt.Errorf("training %s: %w", m.name, err)
 	}
-	defer eval.Finalize()
+	return &stepper{m: m, step: step, eval: eval, wts: append(m.train.tensors(), m.frozen.tensors()...),
+		mom: zeroTensors(m.train), vel: zeroTensors(m.train)}, nil
+}
 
-	wts := append(m.train.tensors(), m.frozen.tensors()...)
-	mom, vel := zeroTensors(m.train), zeroTensors(m.train)
+func (s *stepper) finalize() {
+	s.step.Finalize()
+	s.eval.Finalize()
+}
+
+// do takes one Adam step at learning rate lr on a batch and returns the batch's loss (before the
+// step). lr_t = lr·sqrt(1-β2^t)/(1-β1^t) folds Adam's bias corrections into the rate.
+func (s *stepper) do(lr float64, batch []*tensors.Tensor) (float64, error) {
+	nt := len(s.m.train)
+	s.t++
+	lrt := lr * math.Sqrt(1-math.Pow(adamBeta2, float64(s.t))) / (1 - math.Pow(adamBeta1, float64(s.t)))
+	s.args = s.args[:0]
+	for _, x := range s.wts {
+		s.args = append(s.args, x)
+	}
+	for _, x := range s.mom {
+		s.args = append(s.args, x)
+	}
+	for _, x := range s.vel {
+		s.args = append(s.args, x)
+	}
+	s.args = append(s.args, float32(lrt))
+	for _, x := range batch {
+		s.args = append(s.args, x)
+	}
+	out, err := s.step.Exec(s.args...)
+	if err != nil {
+		return 0, fmt.Errorf("training %s: step %d: %w", s.m.name, s.t, err)
+	}
+	release(s.wts[:nt], s.mom, s.vel, batch)
+	copy(s.wts, out[1:1+nt])
+	s.mom, s.vel = out[1+nt:1+2*nt], out[1+2*nt:]
+	loss := scalar(out[0])
+	release(out[:1])
+	return loss, nil
+}
+
+// fitModel trains m with Adam on mini-batches of the training split (reshuffled every epoch with a
+// generator seeded by seed), evaluates the validation split after every epoch and calls save with
+// the weights whenever the validation loss improves. It stops after f.Epochs, after f.Patience
+// epochs without improvement, or when ctx is cancelled (then with ctx's error, the last saved
+// checkpoint being the best so far). m.train holds the best weights on return.
+func fitModel(ctx context.Context, m *model, f fit, seed uint64, log *slog.Logger, w io.Writer, save func(hist []EpochLoss) error) ([]EpochLoss, error) {
+	st, err := newStepper(m)
+	if err != nil {
+		return nil, err
+	}
+	defer st.finalize()
 	batch := min(f.Batch, m.nTrain)
 	perEpoch := m.nTrain / batch
 	rng := rand.New(rand.NewPCG(seed, 0xf17))
@@ -95,7 +146,7 @@ func fitModel(ctx context.Context, m *model, f fit, seed uint64, log *slog.Logge
 		log.Info("epoch", "model", m.name, "epoch", epoch, "of", epochs, "train_loss", tl, "val_loss", vl)
 	})
 
-	best, bestEpoch, t := math.Inf(1), 0, 0
+	best, bestEpoch := math.Inf(1), 0
 	var hist []EpochLoss
 	order := make([]int, m.nTrain)
 	for i := range order {
@@ -108,34 +159,17 @@ func fitModel(ctx context.Context, m *model, f fit, seed uint64, log *slog.Logge
 			if err := ctx.Err(); err != nil {
 				return hist, fmt.Errorf("training %s: epoch %d: %w", m.name, epoch, err)
 			}
-			t++
-			lrt := f.LR * math.Sqrt(1-math.Pow(adamBeta2, float64(t))) / (1 - math.Pow(adamBeta1, float64(t)))
-			args := make([]any, 0, 3*nt+nf+1+4)
-			for _, x := range wts {
-				args = append(args, x)
-			}
-			for _, x := range append(mom, vel...) {
-				args = append(args, x)
-			}
-			args = append(args, float32(lrt))
-			for _, x := range m.trainBatch(rng, order[s*batch:(s+1)*batch]) {
-				args = append(args, x)
-			}
-			out, err := step.Exec(args...)
+			loss, err := st.do(f.LR, m.trainBatch(rng, order[s*batch:(s+1)*batch]))
 			if err != nil {
-				return hist, fmt.Errorf("training %s: step %d: %w", m.name, t, err)
+				return hist, err
 			}
-			loss := scalar(out[0])
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				return hist, fmt.Errorf("training %s: epoch %d step %d: the loss is %g (lower the learning rate)", m.name, epoch, s, loss)
 			}
 			sum += loss
-			release(wts[:nt], mom, vel)
-			copy(wts, out[1:1+nt])
-			mom, vel = out[1+nt:1+2*nt], out[1+2*nt:]
 			bar.Set((epoch-1)*perEpoch + s + 1)
 		}
-		val, err := evaluate(eval, wts, m.valBatch, m.nVal, batch)
+		val, err := evaluate(st.eval, st.wts, m.valBatch, m.nVal, batch)
 		if err != nil {
 			return hist, fmt.Errorf("training %s: validation: %w", m.name, err)
 		}
@@ -143,7 +177,7 @@ func fitModel(ctx context.Context, m *model, f fit, seed uint64, log *slog.Logge
 		report(epoch, f.Epochs, sum/float64(perEpoch), val)
 		if val < best {
 			best, bestEpoch = val, epoch
-			if err := m.train.load(wts[:nt]); err != nil {
+			if err := m.train.load(st.wts[:len(m.train)]); err != nil {
 				return hist, err
 			}
 			if err := save(hist); err != nil {

@@ -1,13 +1,18 @@
 package training
 
 import (
-	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"math/cmplx"
 	"math/rand/v2"
 	"testing"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // the graph DSL reads best unqualified
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/cctrack/cctrack/estimator"
 
 	"github.com/cctrack/cctrack/beamforming"
 )
@@ -17,7 +22,7 @@ import (
 // whose angles, delays and gains change smoothly with the user's position.
 const (
 	tinyNB, tinyNU = 8, 2
-	tinyLambda     = 2.0  // m: phases turn slowly enough over 0.2 m steps for tracking
+	tinyLambda     = 20.0 // m: phases turn slowly enough over 0.2 m steps for tracking
 	tinyPtx        = 1.0  // W
 	tinyNoise      = 1e-9 // W: about 30 dB SNR at the scene's path gains
 )
@@ -90,15 +95,15 @@ func tinyData(nTraj, steps int, seed uint64) *Data {
 }
 
 // tinySetup: 4 random-phase combiner beams, 2 DFT precoder beams (M_B M_U = 8 < N_B N_U = 16).
-func tinySetup(t testing.TB) Setup {
+func tinySetup() Setup {
 	ps := beamforming.PhaseShifter{Bits: 6}
 	w, err := beamforming.Codebook("random", 4, 2, 4, ps, 1)
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	f, err := beamforming.Codebook("dft", 2, 1, 2, ps, 2)
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	d := beamforming.Design{NB: tinyNB, NU: tinyNU, MB: 4, MU: 2, S: beamforming.Pilots(2, tinyPtx),
 		W: make([]complex128, tinyNB*4), F: make([]complex128, tinyNU*2)}
@@ -110,8 +115,8 @@ func tinySetup(t testing.TB) Setup {
 func tinyConfig() Config {
 	return Config{
 		Seed: 7,
-		AE: AEConfig{Hidden: []int{64, 32}, Latent: 8, Lambda: 0.01, LatentNoise: 0.01,
-			Epochs: 40, Batch: 32, LR: 2e-3, Patience: 8, ValFraction: 0.1},
+		AE: AEConfig{Hidden: []int{128, 64}, Latent: 8, Lambda: 0.03, LatentNoise: 0.01,
+			Epochs: 150, Batch: 16, LR: 3e-3, Patience: 20, ValFraction: 0.1},
 		Tracker: TrackerConfig{G1: []int{32, 32}, LSTMLayers: 2, LSTMHidden: 32, G2: []int{32}, G3: []int{16}, T: 10,
 			LambdaAlpha: 1, LambdaBeta: 1, Epochs: 30, Batch: 32, LR: 2e-3, Patience: 6, ValFraction: 0.2},
 		E2E: E2EConfig{LSTMLayers: 2, LSTMHidden: 32, Hidden: []int{64}, T: 10,
@@ -121,12 +126,50 @@ func tinyConfig() Config {
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func testLog(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, nil))
+// decoderExec returns d as a batch-1 function of a latent into v (for evaluation and tests).
+func (a *Autoencoder) decoderExec() (func(z, v []float32), error) {
+	b, err := backend()
+	if err != nil {
+		return nil, err
+	}
+	nd := len(a.dec)
+	e, err := NewExec(b, func(in []*Node) *Node { return mlp(&cursor{in[:nd]}, in[nd], nd/2) })
+	if err != nil {
+		return nil, fmt.Errorf("training: decoder: %w", err)
+	}
+	w := a.dec.tensors()
+	return func(z, v []float32) {
+		args := []any{}
+		for _, t := range w {
+			args = append(args, t)
+		}
+		args = append(args, tensors.FromFlatDataAndDimensions(append([]float32(nil), z...), 1, len(z)))
+		out := e.MustExec(args...)
+		if err := readInto(out[0], v); err != nil {
+			panic(err)
+		}
+	}, nil
 }
 
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
-
-var _ = context.Background
+// aeNMSE is the mean NMSE (dB) of f^-1(d(e(f(h)))) over hs: the autoencoder alone, with the true
+// alpha and beta.
+func aeNMSE(t testing.TB, a *Autoencoder, hs [][]complex128) float64 {
+	var m estimator.Mean
+	dec, err := a.decoderExec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := make([]float32, a.Latent())
+	v := make([]float32, 2*len(hs[0]))
+	hhat := make([]complex128, len(hs[0]))
+	for _, h := range hs {
+		al, be, err := a.Encode(h, z)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec(z, v)
+		Postprocess(v, al, be, hhat)
+		m.Add(estimator.NMSE(h, hhat))
+	}
+	return m.DB()
+}

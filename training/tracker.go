@@ -8,8 +8,8 @@ import (
 	"math"
 	"math/rand/v2"
 
-	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // the graph DSL reads best unqualified
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // the graph DSL reads best unqualified
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
@@ -78,86 +78,9 @@ func TrainTracker(ctx context.Context, d *Data, ae *Autoencoder, s Setup, cfg Co
 	if err != nil {
 		return nil, err
 	}
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7ac))
-	q, err := newSequences(d, s, cfg.Tracker.T, cfg.Tracker.ValFraction, rng, cfg.Seed)
+	m, fm, err := trackerProblem(d, ae, s, cfg, log)
 	if err != nil {
-		return nil, fmt.Errorf("training tracker: %w", err)
-	}
-	if q.skipped > 0 {
-		log.Warn("training tracker: windows with a no-path channel skipped", "windows", q.skipped)
-	}
-	m := &Tracker{cfg: cfg, setup: s.record(), nb: d.NB, nu: d.NU, dec: ae.dec.clone(), ae: ae.dir,
-		net: newTrackerNet(cfg, q.pm.obs(), ae.Latent(), rng)}
-	m.cfg.AE = ae.cfg.AE // the decoder's shape comes from the autoencoder's config
-
-	// Targets for every trajectory step: latent from the encoder, normalised ln α, ln β.
-	latent := ae.Latent()
-	type target struct {
-		s           []float32
-		lnA, lnB    float64
-	}
-	tg := make([][]target, len(q.h))
-	var vs [][]float32
-	var at [][2]int
-	for i, tr := range q.h {
-		tg[i] = make([]target, len(tr))
-		for k, h := range tr {
-			if allZero(h) {
-				continue
-			}
-			v := make([]float32, 2*len(h))
-			a, b := Preprocess(h, v)
-			tg[i][k].lnA, tg[i][k].lnB = math.Log(a), math.Log(b)
-			vs, at = append(vs, v), append(at, [2]int{i, k})
-		}
-	}
-	zs, err := ae.encodeAll(vs)
-	if err != nil {
-		return nil, fmt.Errorf("training tracker: %w", err)
-	}
-	for j, ik := range at {
-		tg[ik[0]][ik[1]].s = zs[j]
-	}
-	q.gainStats(&m.norm)
-	var la, lb []float64
-	q.eachTrainStep(func(i, k int) { la, lb = append(la, tg[i][k].lnA), append(lb, tg[i][k].lnB) })
-	m.norm.LogAlphaMean, m.norm.LogAlphaStd = meanStd(la)
-	m.norm.LogBetaMean, m.norm.LogBetaStd = meanStd(lb)
-
-	t := cfg.Tracker.T
-	f := 2*q.pm.obs() + 1
-	batchOf := func(rng *rand.Rand, ws []int) []*tensors.Tensor {
-		sOut := make([]float32, len(ws)*t*latent)
-		abOut := make([]float32, len(ws)*t*2)
-		x := q.inputs(&m.norm, rng, ws, func(row, step int, _ []complex128, _ float64) {
-			w := q.windows[ws[row]]
-			g := tg[w[0]][w[1]+step]
-			j := row*t + step
-			copy(sOut[j*latent:], g.s)
-			abOut[2*j] = float32((g.lnA - m.norm.LogAlphaMean) / m.norm.LogAlphaStd)
-			abOut[2*j+1] = float32((g.lnB - m.norm.LogBetaMean) / m.norm.LogBetaStd)
-		})
-		return []*tensors.Tensor{
-			tensors.FromFlatDataAndDimensions(x, len(ws), t, f),
-			tensors.FromFlatDataAndDimensions(sOut, len(ws), t, latent),
-			tensors.FromFlatDataAndDimensions(abOut, len(ws), t, 2),
-		}
-	}
-	la2, lb2 := cfg.Tracker.LambdaAlpha, cfg.Tracker.LambdaBeta
-	fm := &model{
-		name: kindTracker, train: m.net, nTrain: len(q.train), nVal: len(q.val),
-		// L_LSTM (eq. 12) averaged over the batch and the T steps.
-		loss: func(w, data []*Node) *Node {
-			x, sT, abT := data[0], data[1], data[2]
-			dims := x.Shape().Dimensions
-			z := zeroStates(x.Graph(), cfg.Tracker.LSTMLayers, dims[0], cfg.Tracker.LSTMHidden)
-			sHat, abHat, _, _ := m.forward(w, x, z, z)
-			weights := ExpandLeftToRank(Const(x.Graph(), []float32{float32(la2), float32(lb2)}), 3)
-			l := Add(ReduceAllSum(Square(Sub(sT, sHat))), ReduceAllSum(Mul(Square(Sub(abT, abHat)), weights)))
-			return DivScalar(l, float64(dims[0]*dims[1]))
-		},
-		trainBatch: func(rng *rand.Rand, idx []int) []*tensors.Tensor { return batchOf(rng, pick(q.train, idx)) },
-		valBatch:   func(idx []int) []*tensors.Tensor { return batchOf(nil, pick(q.val, idx)) },
+		return nil, err
 	}
 	meta := m.meta(d.Source)
 	hist, err := fitModel(ctx, fm, cfg.Tracker.fit(), cfg.Seed, log, progress, func(hist []EpochLoss) error {
@@ -207,3 +130,88 @@ func (m *Tracker) Check(s Setup) error {
 
 // Dir is the checkpoint directory.
 func (m *Tracker) Dir() string { return m.dir }
+
+// trackerProblem builds the tracker and its training problem on d (windows, targets, normalisation).
+func trackerProblem(d *Data, ae *Autoencoder, s Setup, cfg Config, log *slog.Logger) (*Tracker, *model, error) {
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7ac))
+	q, err := newSequences(d, s, cfg.Tracker.T, cfg.Tracker.ValFraction, rng, cfg.Seed)
+	if err != nil {
+		return nil, nil, fmt.Errorf("training tracker: %w", err)
+	}
+	if q.skipped > 0 {
+		log.Warn("training tracker: windows with a no-path channel skipped", "windows", q.skipped)
+	}
+	m := &Tracker{cfg: cfg, setup: s.record(), nb: d.NB, nu: d.NU, dec: ae.dec.clone(), ae: ae.dir,
+		net: newTrackerNet(cfg, q.pm.obs(), ae.Latent(), rng)}
+	m.cfg.AE = ae.cfg.AE // the decoder's shape comes from the autoencoder's config
+
+	// Targets for every trajectory step: latent from the encoder, normalised ln α, ln β.
+	latent := ae.Latent()
+	type target struct {
+		s        []float32
+		lnA, lnB float64
+	}
+	tg := make([][]target, len(q.h))
+	var vs [][]float32
+	var at [][2]int
+	for i, tr := range q.h {
+		tg[i] = make([]target, len(tr))
+		for k, h := range tr {
+			if allZero(h) {
+				continue
+			}
+			v := make([]float32, 2*len(h))
+			a, b := Preprocess(h, v)
+			tg[i][k].lnA, tg[i][k].lnB = math.Log(a), math.Log(b)
+			vs, at = append(vs, v), append(at, [2]int{i, k})
+		}
+	}
+	zs, err := ae.encodeAll(vs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("training tracker: %w", err)
+	}
+	for j, ik := range at {
+		tg[ik[0]][ik[1]].s = zs[j]
+	}
+	q.gainStats(&m.norm)
+	var la, lb []float64
+	q.eachTrainStep(func(i, k int) { la, lb = append(la, tg[i][k].lnA), append(lb, tg[i][k].lnB) })
+	m.norm.LogAlphaMean, m.norm.LogAlphaStd = meanStd(la)
+	m.norm.LogBetaMean, m.norm.LogBetaStd = meanStd(lb)
+
+	t := cfg.Tracker.T
+	f := 2*q.pm.obs() + 1
+	batchOf := func(rng *rand.Rand, ws []int) []*tensors.Tensor {
+		sOut := make([]float32, len(ws)*t*latent)
+		abOut := make([]float32, len(ws)*t*2)
+		x := q.inputs(&m.norm, rng, ws, func(row, step int, _ []complex128, _ float64) {
+			w := q.windows[ws[row]]
+			g := tg[w[0]][w[1]+step]
+			j := row*t + step
+			copy(sOut[j*latent:], g.s)
+			abOut[2*j] = float32((g.lnA - m.norm.LogAlphaMean) / m.norm.LogAlphaStd)
+			abOut[2*j+1] = float32((g.lnB - m.norm.LogBetaMean) / m.norm.LogBetaStd)
+		})
+		return []*tensors.Tensor{
+			tensors.FromFlatDataAndDimensions(x, len(ws), t, f),
+			tensors.FromFlatDataAndDimensions(sOut, len(ws), t, latent),
+			tensors.FromFlatDataAndDimensions(abOut, len(ws), t, 2),
+		}
+	}
+	la2, lb2 := cfg.Tracker.LambdaAlpha, cfg.Tracker.LambdaBeta
+	return m, &model{
+		name: kindTracker, train: m.net, nTrain: len(q.train), nVal: len(q.val),
+		// L_LSTM (eq. 12) averaged over the batch and the T steps.
+		loss: func(w, data []*Node) *Node {
+			x, sT, abT := data[0], data[1], data[2]
+			dims := x.Shape().Dimensions
+			z := zeroStates(x.Graph(), cfg.Tracker.LSTMLayers, dims[0], cfg.Tracker.LSTMHidden)
+			sHat, abHat, _, _ := m.forward(w, x, z, z)
+			weights := ExpandLeftToRank(Const(x.Graph(), []float32{float32(la2), float32(lb2)}), 3)
+			l := Add(ReduceAllSum(Square(Sub(sT, sHat))), ReduceAllSum(Mul(Square(Sub(abT, abHat)), weights)))
+			return DivScalar(l, float64(dims[0]*dims[1]))
+		},
+		trainBatch: func(rng *rand.Rand, idx []int) []*tensors.Tensor { return batchOf(rng, pick(q.train, idx)) },
+		valBatch:   func(idx []int) []*tensors.Tensor { return batchOf(nil, pick(q.val, idx)) },
+	}, nil
+}
