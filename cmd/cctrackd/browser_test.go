@@ -67,8 +67,8 @@ func TestStatusPageInBrowser(t *testing.T) {
 	var logs syncBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)), io.Discard) }()
-	base := waitForStatusURL(t, &logs, done)
 
+	// The browser starts while the daemon builds its testbed.
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.UserDataDir(t.TempDir()))
 	// The deadline covers the browser's whole life: its start took 6-18 s on a loaded 2-core machine.
@@ -81,6 +81,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("start %s: %v", chromium, err)
 	}
+	base := waitForStatusURL(t, &logs, done)
 	// Anything the page logs as an error (a script exception, a resource the CSP blocked, a failed
 	// fetch) fails the test.
 	var (
