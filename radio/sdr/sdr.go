@@ -162,6 +162,8 @@ type Radio struct {
 	window   []complex64
 	n        int
 	events   int
+	failed   int        // failed captures
+	sync     pilot.Sync // the last capture's
 	stale    bool // program the boards again before the next capture
 	resync   bool // reopen the IQ source before the next capture
 	parked   bool
@@ -327,6 +329,7 @@ func (r *Radio) Capture(ctx context.Context, c *radio.Capture) error {
 	}
 	if err != nil {
 		r.stale, r.resync = true, true
+		r.failed++
 		return err
 	}
 	c.Interval = r.n
@@ -373,11 +376,30 @@ func (r *Radio) capture(ctx context.Context, c *radio.Capture) ([]complex64, err
 		return nil, fmt.Errorf("read %d IQ samples: %w", len(w), err)
 	}
 	c.Y = grow(c.Y, r.schedule.MB*r.schedule.MU)
-	if _, err := r.corr.Estimate(w, c.Y); err != nil {
+	sync, err := r.corr.Estimate(w, c.Y)
+	if err != nil {
 		return w, fmt.Errorf("correlate: %w", err)
 	}
+	r.sync = sync
 	c.Truth, c.Time = nil, t
 	return w, nil
+}
+
+// Health reports the boards' link statistics and the last sweep's synchronisation, for the
+// daemon's status (controller.HealthReporter).
+func (r *Radio) Health() map[string]any {
+	h := map[string]any{
+		"captures": r.n, "captures_failed": r.failed,
+		"sync_offset": r.sync.Offset, "cfo_rad_per_sample": r.sync.CFO,
+	}
+	if x := r.sync.SNRdB; !math.IsInf(x, 0) && !math.IsNaN(x) { // JSON has no infinities
+		h["sync_snr_db"] = x
+	}
+	for name, b := range map[string]*board.Client{"bs": r.bs, "ue": r.ue} {
+		st := b.Stats()
+		h[name+"_requests"], h[name+"_retransmissions"], h[name+"_reconnects"] = st.Requests, st.Retransmissions, st.Reconnects
+	}
+	return h
 }
 
 // QuietGap is how long a live IQ source must stay silent, after a failed capture, before the next

@@ -2,6 +2,7 @@ package sdr_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -408,4 +409,30 @@ func equal(a, b []complex128) bool {
 		}
 	}
 	return true
+}
+
+func TestHealth(t *testing.T) {
+	tb := start(t, psemu.Config{Channels: [][]complex128{channel(7)}, Noise: 1e-11, CFO: 3e-4, Seed: 7})
+	r := open(t, tb.p)
+	ctx := context.Background()
+	if err := r.Program(ctx, setup(t, 8, 2, 1)); err != nil {
+		t.Fatal(err)
+	}
+	var c radio.Capture
+	for range 3 {
+		if err := r.Capture(ctx, &c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := r.Health()
+	if h["captures"] != 3 || h["bs_requests"].(int) < 4 || h["ue_requests"].(int) < 2 {
+		t.Errorf("health %v", h)
+	}
+	// The CFO estimate's error is far below 1e-5 rad/sample at this SNR (pilot package doc).
+	if cfo := h["cfo_rad_per_sample"].(float64); math.Abs(cfo-3e-4) > 1e-5 {
+		t.Errorf("reported CFO %g, psemu applies 3e-4", cfo)
+	}
+	if _, err := json.Marshal(h); err != nil {
+		t.Error(err)
+	}
 }
