@@ -23,6 +23,7 @@ func BenchmarkDaemon(b *testing.B) {
 				b.Fatal(err)
 			}
 			cfg.BS.Array.Nh, cfg.BS.Array.Nv = n, n
+			cfg.Estimators.Run = []string{"ls", "lmmse", "omp"}
 			cfg.Daemon.Realtime = false
 			cfg.Telemetry.File.Dir = b.TempDir()
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))

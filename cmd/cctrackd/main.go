@@ -19,6 +19,7 @@ import (
 func main() {
 	cfgPath := flag.String("config", "", "configuration file (default: the embedded default.yaml)")
 	intervals := flag.Int("intervals", -1, "stop after this many coherence intervals (default: the config's daemon.intervals; 0 runs until SIGINT/SIGTERM)")
+	noTrain := flag.Bool("no-train", false, "never train a missing tracker/e2e model at start: a missing model is an error (estimators.auto_train: false)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
@@ -29,6 +30,9 @@ func main() {
 	}
 	if *intervals >= 0 {
 		cfg.Daemon.Intervals = *intervals
+	}
+	if *noTrain {
+		cfg.Estimators.AutoTrain = false
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -143,11 +143,18 @@ func summary(st controller.Status) []any {
 }
 
 // newEstimators builds estimators.run in order. LMMSE's covariance comes from a dataset's H or from
-// the channels at the users.grid positions.
+// the channels at the users.grid positions; the learned estimators' models from models.go.
 func newEstimators(ctx context.Context, cfg configs.Config, s *sim.Simulator, log *slog.Logger, progressOut io.Writer) ([]estimator.Estimator, error) {
 	var out []estimator.Estimator
+	models := newModels(cfg, s, log, progressOut)
 	for _, name := range cfg.Estimators.Run {
 		switch name {
+		case "tracker", "e2e":
+			e, err := models.estimator(ctx, name)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e)
 		case "ls":
 			out = append(out, estimator.NewLS())
 		case "omp":

@@ -22,7 +22,8 @@ import (
 )
 
 // smallConfig is the default testbed shrunk to test size: a 4x4 BS, 20 trajectory steps, a 6x6
-// grid for the LMMSE covariance, telemetry into a temp dir, no status endpoint.
+// grid for the LMMSE covariance, telemetry into a temp dir, no status endpoint, and only the
+// estimators that need no training (models_test.go runs the tracker with a tiny training section).
 func smallConfig(t *testing.T, intervals int) configs.Config {
 	t.Helper()
 	cfg, err := configs.Parse([]byte(`
@@ -34,6 +35,8 @@ users:
   grid: {rows: 6, cols: 6, spacing: 4}
 trajectories:
   steps: 20
+estimators:
+  run: [ls, lmmse, omp]
 daemon:
   status_addr: ""
 `), "small.yaml")

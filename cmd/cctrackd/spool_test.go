@@ -248,6 +248,7 @@ bs: {array: {nh: 4, nv: 4}}
 beamforming: {combiner: {beams: 8}}
 users: {grid: {rows: 6, cols: 6, spacing: 4}}
 trajectories: {steps: 20, interval_s: 0.01}
+estimators: {run: [ls, lmmse, omp]}
 telemetry:
   file: {dir: %q}
   influxdb: {url: %q, bucket: %q, timeout: 1s}
