@@ -17,6 +17,7 @@ import (
 	"github.com/cctrack/cctrack/configs"
 	"github.com/cctrack/cctrack/estimator"
 	"github.com/cctrack/cctrack/estimator/learned"
+	"github.com/cctrack/cctrack/internal/controller"
 	"github.com/cctrack/cctrack/internal/progress"
 	"github.com/cctrack/cctrack/sim"
 	"github.com/cctrack/cctrack/sim/dataset"
@@ -33,6 +34,9 @@ type models struct {
 	progressOut io.Writer
 	data        *training.Data
 }
+
+// Trained models get the design they were trained on, also on a calibrated radio.
+var _ controller.NominalDesigner = (*learned.Estimator)(nil)
 
 func newModels(cfg configs.Config, s *sim.Simulator, log *slog.Logger, progressOut io.Writer) *models {
 	return &models{cfg: cfg, sim: s, log: log, progressOut: progressOut}

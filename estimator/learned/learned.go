@@ -88,6 +88,11 @@ func (e *Estimator) Estimate(dst, y []complex128) error {
 	return nil
 }
 
+// NominalDesign marks the estimator as one the controller prepares with the nominal design even
+// on a calibrated radio (controller.NominalDesigner): the design names the pilot scheme the model
+// was trained on, and a calibrated radio's corrected codes give it near-nominal observations.
+func (*Estimator) NominalDesign() {}
+
 // Reset zeroes the LSTM state: the next Estimate starts a new sequence.
 func (e *Estimator) Reset() {
 	if e.s != nil {
