@@ -75,6 +75,14 @@ func TestSigMFRoundTrip(t *testing.T) {
 				got.Description != "test" || got.HW != "emulator" || string(got.Config) != `{"rf":{"carrier_hz":3.5e9}}` {
 				t.Errorf("meta %+v", got)
 			}
+			if c := r.Captures(); len(c) != 1 || c[0].Start != 0 || c[0].Frequency != 3.5e9 || !c[0].Time.Equal(when) {
+				t.Errorf("captures %+v", c)
+			}
+			cancelled, cancel := context.WithCancel(context.Background())
+			cancel()
+			if err := r.ReadFull(cancelled, make([]complex64, 1)); !errors.Is(err, context.Canceled) {
+				t.Errorf("read with a cancelled context: %v", err)
+			}
 			if r.Samples() != uint64(len(x)) || r.SampleRate() != 10e6 {
 				t.Errorf("%d samples at %g Hz", r.Samples(), r.SampleRate())
 			}
