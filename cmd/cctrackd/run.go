@@ -29,6 +29,8 @@ func run(ctx context.Context, cfg configs.Config, log *slog.Logger, progressOut 
 	}
 	defer tb.close(ctx, cfg.Telemetry.ShutdownTimeout, log)
 	ctl := tb.ctl
+	summaryEvery := make(chan time.Duration, 1) // a SIGHUP reload's new daemon.summary_every_s
+	defer watchReload(ctx, cfg, tb, summaryEvery, log)()
 	if cfg.Daemon.StatusAddr != "" {
 		stop, err := serveStatus(ctx, cfg, ctl, log)
 		if err != nil {
@@ -51,6 +53,8 @@ func run(ctx context.Context, cfg configs.Config, log *slog.Logger, progressOut 
 			select {
 			case <-sctx.Done():
 				return
+			case d := <-summaryEvery:
+				t.Reset(d)
 			case <-t.C:
 				log.Info("nmse", summary(ctl.Status())...)
 			}
