@@ -110,8 +110,8 @@ func TrainAutoencoder(ctx context.Context, d *Data, cfg Config, out string, log 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if len(d.H) < 2 || len(d.Pos) != len(d.H) {
-		return nil, fmt.Errorf("training autoencoder: want at least 2 static channels with positions (got %d channels, %d positions)", len(d.H), len(d.Pos))
+	if len(d.H) < 2 || len(d.Pos) != len(d.H) || len(d.EvalPos) != len(d.Eval) {
+		return nil, fmt.Errorf("training autoencoder: want at least 2 static channels with positions (got %d channels, %d positions; %d evaluation channels, %d positions)", len(d.H), len(d.Pos), len(d.Eval), len(d.EvalPos))
 	}
 	dir, err := prepareDir(out)
 	if err != nil {
@@ -140,8 +140,16 @@ func TrainAutoencoder(ctx context.Context, d *Data, cfg Config, out string, log 
 // training and validation with rng.
 func (a *Autoencoder) model(d *Data, rng *rand.Rand) (*model, error) {
 	n := 2 * d.NB * d.NU
-	v := make([][]float32, len(d.H))
-	for i, h := range d.H {
+	hs, pos := d.H, d.Pos
+	if a.cfg.AE.IncludeEval {
+		for i, h := range d.Eval {
+			if !allZero(h) { // no path: nothing to learn, and no normalisation
+				hs, pos = append(hs[:len(hs):len(hs)], h), append(pos[:len(pos):len(pos)], d.EvalPos[i])
+			}
+		}
+	}
+	v := make([][]float32, len(hs))
+	for i, h := range hs {
 		if len(h) != d.NB*d.NU {
 			return nil, fmt.Errorf("training autoencoder: channel %d has %d entries, want %d x %d", i, len(h), d.NB, d.NU)
 		}
@@ -160,7 +168,7 @@ func (a *Autoencoder) model(d *Data, rng *rand.Rand) (*model, error) {
 		return []*tensors.Tensor{
 			tensors.FromFlatDataAndDimensions(x, len(idx), n),
 			tensors.FromFlatDataAndDimensions(nz, len(idx), latent),
-			tensors.FromFlatDataAndDimensions(standardisedDistances(d.Pos, idx), len(idx), len(idx)),
+			tensors.FromFlatDataAndDimensions(standardisedDistances(pos, idx), len(idx), len(idx)),
 		}
 	}
 	return &model{

@@ -24,12 +24,15 @@ type Config struct {
 
 // AEConfig is the autoencoder: encoder 2 N_B N_U → Hidden... → Latent, decoder the mirror (ReLU
 // hidden layers, linear outputs); loss L_CI with latent noise of standard deviation LatentNoise, plus
-// Lambda·L_TC (0 = the paper's ablation without temporal correlation).
+// Lambda·L_TC (0 = the paper's ablation without temporal correlation). It trains on the static
+// channels and, with IncludeEval, also on the evaluation trajectory's (the paper's protocol, which
+// evaluates on positions the autoencoder has seen).
 type AEConfig struct {
 	Hidden      []int   `json:"hidden"`
 	Latent      int     `json:"latent"`
 	Lambda      float64 `json:"lambda"`
 	LatentNoise float64 `json:"latent_noise"`
+	IncludeEval bool    `json:"include_eval"`
 	Epochs      int     `json:"epochs"`
 	Batch       int     `json:"batch"`
 	LR          float64 `json:"lr"`
