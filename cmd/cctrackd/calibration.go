@@ -7,12 +7,17 @@ import (
 
 	"github.com/cctrack/cctrack/calibration"
 	"github.com/cctrack/cctrack/configs"
+	"github.com/cctrack/cctrack/estimator/learned"
 	"github.com/cctrack/cctrack/internal/controller"
 	"github.com/cctrack/cctrack/radio"
 )
 
-// A calibrated radio gives the estimators its measured weights.
-var _ controller.Weighter = (*calibration.Calibrated)(nil)
+// A calibrated radio gives the estimators its measured weights, except to trained models, which
+// keep the nominal design they were trained on.
+var (
+	_ controller.Weighter        = (*calibration.Calibrated)(nil)
+	_ controller.NominalDesigner = (*learned.Estimator)(nil)
+)
 
 // applyCalibration wraps r with the tables calibration.bs_file and calibration.ue_file name (none:
 // r as it is). A table for another element count or shifter resolution is an error naming its key
