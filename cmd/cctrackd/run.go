@@ -23,6 +23,11 @@ import (
 // configured number of intervals is done; a cancelled context is a clean stop. Telemetry is flushed
 // and the radio parked on the way out. Progress bars go to progressOut.
 func run(ctx context.Context, cfg configs.Config, log *slog.Logger, progressOut io.Writer) error {
+	status, stopStatus, err := serveStatus(ctx, cfg, log) // up (answering "starting") while the testbed is built
+	if err != nil {
+		return err
+	}
+	defer stopStatus()
 	tb, err := newTestbed(ctx, cfg, log, progressOut)
 	if err != nil {
 		return err
@@ -31,13 +36,7 @@ func run(ctx context.Context, cfg configs.Config, log *slog.Logger, progressOut 
 	ctl := tb.ctl
 	summaryEvery := make(chan time.Duration, 1) // a SIGHUP reload's new daemon.summary_every_s
 	defer watchReload(ctx, cfg, tb, summaryEvery, log)()
-	if cfg.Daemon.StatusAddr != "" {
-		stop, err := serveStatus(ctx, cfg, ctl, log)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
+	status.serve(ctl)
 	st := ctl.Status()
 	log.Info("cctrackd started", "run", st.Run, "backend", st.Backend, "array", st.Array, "observations", tb.observations,
 		"estimators", strings.Join(cfg.Estimators.Run, ","), "trajectory_steps", tb.steps,

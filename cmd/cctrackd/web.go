@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cctrack/cctrack/configs"
@@ -37,10 +38,13 @@ type statusSource interface {
 }
 
 // statusServer serves the status page (/), /status (the controller's Status as JSON) and /healthz.
-// With a token, every request must carry it: "Authorization: Bearer TOKEN", or the session cookie
-// that opening the page as /?token=TOKEN sets.
+// It starts before the testbed is built (tracing, training can take minutes): until serve gives it
+// the controller, /status and /healthz answer 503 "starting". With a token, every request must
+// carry it: "Authorization: Bearer TOKEN", or the session cookie that opening the page as
+// /?token=TOKEN sets.
 type statusServer struct {
-	src            statusSource
+	mu             sync.Mutex
+	src            statusSource       // nil while the daemon starts
 	tokenHash      *[sha256.Size]byte // nil: no token, loopback only
 	session        string             // the session cookie's value: hex HMAC-SHA256(token, "cctrackd session")
 	unhealthyAfter int
@@ -48,23 +52,27 @@ type statusServer struct {
 	page           http.Handler
 }
 
-// serveStatus listens on daemon.status_addr and serves until the returned stop is called. It refuses
-// an address that is not loopback unless a token is configured.
-func serveStatus(ctx context.Context, cfg configs.Config, src statusSource, log *slog.Logger) (stop func(), err error) {
+// serveStatus listens on daemon.status_addr and serves until the returned stop is called; call
+// serve once the controller exists. It refuses an address that is not loopback unless a token is
+// configured. With daemon.status_addr "" it serves nothing and returns a nil server.
+func serveStatus(ctx context.Context, cfg configs.Config, log *slog.Logger) (s *statusServer, stop func(), err error) {
+	if cfg.Daemon.StatusAddr == "" {
+		return nil, func() {}, nil
+	}
 	token, err := statusToken(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Daemon.StatusAddr)
 	if err != nil {
-		return nil, fmt.Errorf("daemon.status_addr: %w", err)
+		return nil, nil, fmt.Errorf("daemon.status_addr: %w", err)
 	}
 	if tcp, ok := ln.Addr().(*net.TCPAddr); token == "" && (!ok || !tcp.IP.IsLoopback()) {
 		ln.Close()
-		return nil, fmt.Errorf("daemon.status_addr: %s is not a loopback address; serving it needs a token (daemon.status_token_env or daemon.status_token_file)", cfg.Daemon.StatusAddr)
+		return nil, nil, fmt.Errorf("daemon.status_addr: %s is not a loopback address; serving it needs a token (daemon.status_token_env or daemon.status_token_file)", cfg.Daemon.StatusAddr)
 	}
-	s := newStatusServer(src, token, cfg.Daemon.UnhealthyAfter, log)
+	s = newStatusServer(token, cfg.Daemon.UnhealthyAfter, log)
 	srv := &http.Server{
 		Handler:           s.handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -85,11 +93,32 @@ func serveStatus(ctx context.Context, cfg configs.Config, src statusSource, log 
 		auth = "bearer token"
 	}
 	log.Info("status endpoint", "url", base+"/status", "page", base+"/", "auth", auth)
-	return func() {
+	return s, func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
 		srv.Shutdown(sctx)
 	}, nil
+}
+
+// serve starts answering /status and /healthz from src. A nil server (no status address) ignores it.
+func (s *statusServer) serve(src statusSource) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.src = src
+	s.mu.Unlock()
+}
+
+// status is the current status; false while the daemon starts.
+func (s *statusServer) status() (controller.Status, bool) {
+	s.mu.Lock()
+	src := s.src
+	s.mu.Unlock()
+	if src == nil {
+		return controller.Status{}, false
+	}
+	return src.Status(), true
 }
 
 // statusToken reads the token from the environment variable daemon.status_token_env names or from
@@ -119,12 +148,12 @@ func statusToken(cfg configs.Config) (string, error) {
 	return "", nil
 }
 
-func newStatusServer(src statusSource, token string, unhealthyAfter int, log *slog.Logger) *statusServer {
+func newStatusServer(token string, unhealthyAfter int, log *slog.Logger) *statusServer {
 	page, err := fs.Sub(web, "web")
 	if err != nil {
 		panic("cctrackd: embedded status page: " + err.Error()) // the embed directive guarantees it
 	}
-	s := &statusServer{src: src, unhealthyAfter: unhealthyAfter, log: log, page: http.FileServerFS(page)}
+	s := &statusServer{unhealthyAfter: unhealthyAfter, log: log, page: http.FileServerFS(page)}
 	if token != "" {
 		h := sha256.Sum256([]byte(token))
 		s.tokenHash = &h
@@ -138,7 +167,7 @@ func newStatusServer(src statusSource, token string, unhealthyAfter int, log *sl
 func (s *statusServer) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /status", s.status)
+	mux.HandleFunc("GET /status", s.statusJSON)
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
 		s.page.ServeHTTP(w, r)
@@ -202,25 +231,33 @@ func (s *statusServer) unauthorized(w http.ResponseWriter) {
 	http.Error(w, "unauthorized: send Authorization: Bearer TOKEN, or open the page as /?token=TOKEN", http.StatusUnauthorized)
 }
 
-// healthz answers 503 once the last unhealthyAfter intervals have all failed.
+// healthz answers 503 while the daemon starts and once the last unhealthyAfter intervals have all
+// failed.
 func (s *statusServer) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	st := s.src.Status()
-	if s.unhealthyAfter > 0 && st.ConsecutiveFailed >= s.unhealthyAfter {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintf(w, "unhealthy: the last %d intervals failed\n", st.ConsecutiveFailed)
-		return
+	st, ok := s.status()
+	switch {
+	case !ok:
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+	case s.unhealthyAfter > 0 && st.ConsecutiveFailed >= s.unhealthyAfter:
+		http.Error(w, fmt.Sprintf("unhealthy: the last %d intervals failed", st.ConsecutiveFailed), http.StatusServiceUnavailable)
+	default:
+		io.WriteString(w, "ok\n")
 	}
-	io.WriteString(w, "ok\n")
 }
 
-func (s *statusServer) status(w http.ResponseWriter, _ *http.Request) {
+func (s *statusServer) statusJSON(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	st, ok := s.status()
+	if !ok {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `{"starting": true}`+"\n")
+		return
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(s.src.Status()); err != nil {
+	if err := enc.Encode(st); err != nil {
 		s.log.Warn("status: encode", "err", err)
 	}
 }

@@ -58,7 +58,9 @@ const secret = "s3cr3t-T0KEN-for-the-status-page"
 // With a token, every path needs it; ?token= trades it for an HttpOnly cookie that is not the token
 // and drops it from the URL; nothing the server answers carries the token.
 func TestStatusServerToken(t *testing.T) {
-	srv := httptest.NewServer(newStatusServer(fixedStatus{Run: "r1"}, secret, 10, slog.New(slog.DiscardHandler)).handler())
+	s := newStatusServer(secret, 10, slog.New(slog.DiscardHandler))
+	s.serve(fixedStatus{Run: "r1"})
+	srv := httptest.NewServer(s.handler())
 	defer srv.Close()
 	var answers []string
 	check := func(what, url, auth string, want int, cookies ...*http.Cookie) *http.Response {
@@ -119,11 +121,31 @@ func TestHealthz(t *testing.T) {
 		{10, 500, http.StatusServiceUnavailable},
 		{0, 500, http.StatusOK},
 	} {
-		s := newStatusServer(fixedStatus{ConsecutiveFailed: c.consecutive}, "", c.after, slog.New(slog.DiscardHandler))
+		s := newStatusServer("", c.after, slog.New(slog.DiscardHandler))
+		s.serve(fixedStatus{ConsecutiveFailed: c.consecutive})
 		rec := httptest.NewRecorder()
 		s.handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
 		if rec.Code != c.want {
 			t.Errorf("unhealthy_after %d, %d failed in a row: %d %q, want %d", c.after, c.consecutive, rec.Code, rec.Body, c.want)
+		}
+	}
+}
+
+// Until the controller exists (the testbed is being built) /status and /healthz answer 503
+// "starting"; the page is served already.
+func TestStatusWhileStarting(t *testing.T) {
+	s := newStatusServer("", 10, slog.New(slog.DiscardHandler))
+	srv := httptest.NewServer(s.handler())
+	defer srv.Close()
+	for path, want := range map[string]int{"/status": http.StatusServiceUnavailable, "/healthz": http.StatusServiceUnavailable, "/": http.StatusOK} {
+		if resp, body := get(t, srv.URL+path, ""); resp.StatusCode != want || path != "/" && !strings.Contains(body, "starting") {
+			t.Errorf("%s while starting: %s %q, want %d", path, resp.Status, body, want)
+		}
+	}
+	s.serve(fixedStatus{Run: "r1"})
+	for _, path := range []string{"/status", "/healthz"} {
+		if resp, body := get(t, srv.URL+path, ""); resp.StatusCode != http.StatusOK {
+			t.Errorf("%s once serving: %s %q", path, resp.Status, body)
 		}
 	}
 }
@@ -143,11 +165,12 @@ func TestStatusAddrNotLoopbackNeedsToken(t *testing.T) {
 
 	t.Setenv("CCTRACK_TEST_STATUS_TOKEN", secret)
 	cfg.Daemon.StatusTokenEnv = "CCTRACK_TEST_STATUS_TOKEN"
-	stop, err := serveStatus(ctx, cfg, fixedStatus{Run: "r1"}, log)
+	s, stop, err := serveStatus(ctx, cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
+	s.serve(fixedStatus{Run: "r1"})
 	m := regexp.MustCompile(`page=http://[^ ]*:(\d+)/`).FindStringSubmatch(logs.String())
 	if m == nil {
 		t.Fatalf("no page URL logged:\n%s", logs.String())

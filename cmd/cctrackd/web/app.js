@@ -135,6 +135,11 @@ async function poll() {
       conn.className = "conn error";
       return;
     }
+    if (sr.status === 503) {
+      conn.textContent = "starting: the daemon is building its testbed (tracing, training)…";
+      conn.className = "conn";
+      return;
+    }
     if (!sr.ok) throw new Error("/status: HTTP " + sr.status);
     const st = await sr.json();
     renderCounters(st, { ok: hr.ok });
