@@ -15,7 +15,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -195,10 +197,10 @@ func (s *statusServer) guard(next http.Handler) http.Handler {
 			// Trade the token for a cookie and drop it from the address bar and history.
 			http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.session, Path: "/", HttpOnly: true,
 				SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+			// A cleaned path: "//host/" would send the browser to another host.
 			q.Del("token")
-			u := *r.URL
-			u.RawQuery = q.Encode()
-			http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
+			u := url.URL{Path: path.Clean("/" + r.URL.Path), RawQuery: q.Encode()}
+			http.Redirect(w, r, u.String(), http.StatusSeeOther)
 			return
 		}
 		if s.authorized(r) {

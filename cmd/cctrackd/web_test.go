@@ -95,6 +95,10 @@ func TestStatusServerToken(t *testing.T) {
 	if loc := resp.Header.Get("Location"); loc != "/?x=1" {
 		t.Errorf("redirect to %q, want /?x=1 (the token dropped)", loc)
 	}
+	resp2 := check("?token on //host", srv.URL+"//evil.example/?token="+secret, "", http.StatusSeeOther)
+	if loc := resp2.Header.Get("Location"); loc != "/evil.example" {
+		t.Errorf("redirect to %q, want /evil.example (a path on this server)", loc)
+	}
 	cookies := resp.Cookies()
 	if len(cookies) != 1 || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode || cookies[0].Path != "/" {
 		t.Fatalf("cookies %+v, want one HttpOnly SameSite=Strict cookie for /", cookies)
