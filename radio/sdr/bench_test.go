@@ -26,3 +26,22 @@ func BenchmarkCapture(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkProgram switches the boards between two setups, the regular measurement (12 x 2 beams)
+// and the full-overhead reference sweep (16 x 2): beam tables and sweep order over the ptys, as the
+// controller does around every reference sweep. ptys are not rate-limited: on a 115200-baud line
+// the bytes would take board.WireTime longer.
+func BenchmarkProgram(b *testing.B) {
+	tb := start(b, psemu.Config{Channels: [][]complex128{channel(1)}, Seed: 1})
+	r := open(b, tb.p)
+	ctx := context.Background()
+	s := []radio.Setup{setup(b, 12, 2, 1), setup(b, 16, 2, 2)}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := r.Program(ctx, s[i%2]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

@@ -19,11 +19,12 @@
 // Frame.Samples() + Margin samples on the IQ stream.
 //
 // Time. H(t) is sampled and held per coherence interval: a trigger that comes at least half an
-// interval (Coherence) after the first trigger of the current interval starts the next one, and
-// the trajectory advances by the elapsed whole intervals (at least one), walking forwards and back
-// (simradio.PingPong). A daemon pacing intervals in real time at the same period therefore gets one
-// channel per interval, its reference sweep included; triggers in quick succession see the same
-// channel, as they would in the field.
+// interval (Coherence) after the previous trigger starts the next interval, and the trajectory
+// advances by the whole intervals elapsed since the current one began (at least one), walking
+// forwards and back (simradio.PingPong). A daemon pacing intervals in real time at the same period
+// therefore gets one channel per interval, its reference sweep included (as long as programming the
+// sweep takes less than half an interval); triggers in quick succession see the same channel, as
+// they would in the field.
 package psemu
 
 import (
@@ -192,6 +193,7 @@ type air struct {
 
 	interval int       // the current coherence interval
 	start    time.Time // its first trigger
+	last     time.Time // the last trigger
 	step     int       // trajectory step of the current interval
 	y        []complex128
 	sweep    []complex64
@@ -277,12 +279,14 @@ func (a *air) ueSweep(s emu.Sweep) {
 
 // channel is H at time now, advancing the coherence interval (see the package doc).
 func (a *air) channel(now time.Time) []complex128 {
-	switch el := now.Sub(a.start); {
+	gap := now.Sub(a.last)
+	a.last = now
+	switch {
 	case a.interval < 0:
 		a.interval, a.start = 0, now
 		a.outageAt(0, 0)
-	case el >= a.cfg.Coherence/2:
-		adv := max(1, int(math.Round(float64(el)/float64(a.cfg.Coherence))))
+	case gap >= a.cfg.Coherence/2:
+		adv := max(1, int(math.Round(float64(now.Sub(a.start))/float64(a.cfg.Coherence))))
 		a.interval += adv
 		a.step += adv
 		a.start = now
