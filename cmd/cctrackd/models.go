@@ -109,7 +109,7 @@ func loadOrTrain[M learned.Model](ms *models, ctx context.Context, name, configu
 	}
 	if !ms.cfg.Estimators.AutoTrain {
 		return nil, fmt.Errorf("%s: no model at %s and training at start is off (--no-train or estimators.auto_train: false); "+
-			"start without --no-train to train it there, or train one and set %s:\n%s", key, p, key, trainRecipe(ms.cfg, name))
+			"start without --no-train to train it there, or train one (%s) and set %s to its directory", key, p, trainRecipe(ms.cfg, name), key)
 	}
 	data, err := ms.dataset(ctx)
 	if err != nil {
@@ -228,19 +228,19 @@ func cacheDir(cfg configs.Config) (string, error) {
 	return filepath.Join(cfg.Estimators.CacheDir, fmt.Sprintf("%s-%x", cfg.Name, sum[:6])), nil
 }
 
-// trainRecipe is the commands that train name's model for cfg by hand.
+// trainRecipe is the commands that train name's model for cfg by hand, on one line.
 func trainRecipe(cfg configs.Config, name string) string {
 	c := cfg.Source
 	if c == "embedded:"+configs.DefaultName {
 		c = "configs/default.yaml"
 	}
-	s := fmt.Sprintf("  cctrack sim dataset --config %s --out data.npz\n", c)
+	cmds := []string{fmt.Sprintf("cctrack sim dataset --config %s --out data.npz", c)}
 	switch name {
 	case "tracker":
-		s += fmt.Sprintf("  cctrack train ae --config %s --dataset data.npz --out models/ae\n", c)
-		s += fmt.Sprintf("  cctrack train tracker --config %s --dataset data.npz --ae models/ae --out models/tracker", c)
+		cmds = append(cmds, fmt.Sprintf("cctrack train ae --config %s --dataset data.npz --out models/ae", c),
+			fmt.Sprintf("cctrack train tracker --config %s --dataset data.npz --ae models/ae --out models/tracker", c))
 	case "e2e":
-		s += fmt.Sprintf("  cctrack train e2e --config %s --dataset data.npz --out models/e2e", c)
+		cmds = append(cmds, fmt.Sprintf("cctrack train e2e --config %s --dataset data.npz --out models/e2e", c))
 	}
-	return s
+	return strings.Join(cmds, " && ")
 }
