@@ -15,6 +15,7 @@ var forbidden = map[string][]string{
 	"sim":                 {"radio", "estimator", "training", "calibration", "internal/controller", "internal/telemetry", "configs", "cmd"},
 	"beamforming":         {"radio", "estimator", "training", "internal/controller", "internal/telemetry", "cmd"},
 	"estimator":           {"radio", "internal/controller", "internal/telemetry", "cmd"},
+	"training":            {"radio", "estimator", "internal/controller", "internal/telemetry", "configs", "cmd"},
 	"internal/telemetry":  {"internal/controller", "estimator", "radio", "cmd"},
 	"radio":               {"estimator", "internal/controller", "internal/telemetry", "cmd"},
 	"configs":             {"cmd"},
