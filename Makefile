@@ -13,6 +13,8 @@ test: bin/influxd ## vet and run every test (what CI runs)
 # The SoapySDR source is cgo behind a build tag: it must compile (libsoapysdr-dev).
 	$(GO) vet -tags soapysdr ./radio/sdr/iq/...
 	$(GO) test -count=1 -timeout 30m $(PKGS)
+# Every fuzzer of the fuzz target, briefly, from its corpus in testdata/fuzz.
+	$(MAKE) fuzz FUZZTIME=3s
 
 bench: bin/influxd ## run every benchmark BENCHCOUNT times into bench.txt (compare with benchstat)
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) -timeout 60m $(PKGS) | tee bench.txt
@@ -31,13 +33,18 @@ lint: ## gofmt, go vet and staticcheck
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
 
+# Every fuzzer is listed here (make test runs each for 3s); its corpus lives in the package's testdata/fuzz.
+FUZZTIME ?= 30s
 fuzz: ## run each fuzzer for FUZZTIME (default 30s)
-	$(GO) test -run '^$$' -fuzz '^FuzzReadPLY$$' -fuzztime $${FUZZTIME:-30s} ./sim/scene/
-	$(GO) test -run '^$$' -fuzz '^FuzzReadXML$$' -fuzztime $${FUZZTIME:-30s} ./sim/scene/
-	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $${FUZZTIME:-30s} ./internal/npz/
-	$(GO) test -run '^$$' -fuzz '^FuzzReadNPY$$' -fuzztime $${FUZZTIME:-30s} ./internal/npz/
-	$(GO) test -run '^$$' -fuzz '^FuzzParseMeta$$' -fuzztime $${FUZZTIME:-30s} ./radio/sdr/iq/
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFrame$$' -fuzztime $${FUZZTIME:-30s} ./radio/sdr/board/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadPLY$$' -fuzztime $(FUZZTIME) ./sim/scene/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadXML$$' -fuzztime $(FUZZTIME) ./sim/scene/
+	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./internal/npz/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadNPY$$' -fuzztime $(FUZZTIME) ./internal/npz/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseMeta$$' -fuzztime $(FUZZTIME) ./radio/sdr/iq/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFrame$$' -fuzztime $(FUZZTIME) ./radio/sdr/board/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./configs/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadRecord$$' -fuzztime $(FUZZTIME) ./internal/telemetry/
+	$(GO) test -run '^$$' -fuzz '^FuzzOpenSpool$$' -fuzztime $(FUZZTIME) ./internal/telemetry/
 
 run: ## the main job: the daemon on the simulated backend with the embedded defaults
 	$(GO) run ./cmd/cctrackd
