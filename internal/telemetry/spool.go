@@ -638,33 +638,45 @@ func (s *Spool) waiting() int {
 }
 
 // persist syncs appended points (SyncInterval), records the acknowledgement and deletes the segments
-// wholly delivered. The writing goroutine calls it after each flush, without the Buffer's mutex.
+// wholly delivered. The writing goroutine calls it after each flush, without the Buffer's mutex; the fsync
+// and the acknowledgement's write run without the Spool's either, so that Add does not wait for the disk.
 func (s *Spool) persist() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return nil
 	}
-	var errs []error
+	var sync *os.File
 	if s.dirty {
-		if err := s.segs[len(s.segs)-1].f.Sync(); err != nil {
-			errs = append(errs, fmt.Errorf("telemetry: spool: sync: %w", err))
-		} else {
-			s.dirty = false
-		}
+		sync, s.dirty = s.segs[len(s.segs)-1].f, false
 	}
 	ack := s.ack
 	if first := s.segs[0]; ack.seg < first.first {
 		ack = spoolPos{seg: first.first} // the acknowledged segment was dropped when the spool was full
 	}
-	if ack != s.committed {
+	record := ack != s.committed
+	s.mu.Unlock()
+
+	var errs []error
+	if sync != nil {
+		// A segment dropped meanwhile (spool full) is closed: nothing of it needs to reach the disk.
+		if err := sync.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+			errs = append(errs, fmt.Errorf("telemetry: spool: sync: %w", err))
+			s.mu.Lock()
+			s.dirty = true
+			s.mu.Unlock()
+		}
+	}
+	if record {
 		if err := s.writeAck(ack); err != nil {
 			errs = append(errs, fmt.Errorf("telemetry: spool: record acknowledgement: %w", err))
 		} else {
+			s.mu.Lock()
 			s.committed = ack
 			for len(s.segs) > 1 && (s.segs[0].first < ack.seg || s.segs[0].first == ack.seg && ack.rec == s.segs[0].count) {
 				s.removeFirst()
 			}
+			s.mu.Unlock()
 		}
 	}
 	return errors.Join(errs...)
