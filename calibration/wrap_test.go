@@ -124,9 +124,22 @@ func TestWrapEdges(t *testing.T) {
 			t.Fatalf("UE weight %d = %v, nominal %v", i, f[i], nomF[i])
 		}
 	}
+	// Captures go straight through: nothing per interval beyond the wrapped radio's own work.
+	ctx := context.Background()
+	if err := c.Program(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	var cp radio.Capture
+	if n := testing.AllocsPerRun(20, func() {
+		if err := c.Capture(ctx, &cp); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("Capture allocates %g times", n)
+	}
 	bad := s
 	bad.W = beamforming.Codes{N: 3, M: 1, Code: make([]uint16, 3)}
-	if err := c.Program(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "do not fit") {
+	if err := c.Program(ctx, bad); err == nil || !strings.Contains(err.Error(), "do not fit") {
 		t.Errorf("program with codes for another array: %v", err)
 	}
 	defer func() {
