@@ -313,6 +313,11 @@ func (b *Buffer) run() {
 					break waiting
 				case <-closing:
 					closing = nil // keep retrying until delivered or Close's context ends
+				case <-ticker.C:
+					// A spool keeps syncing what is added every flush interval, however long the backoff.
+					if perr := b.q.persist(); perr != nil {
+						b.log.Warn("telemetry: spool", "err", perr)
+					}
 				case <-b.ctx.Done():
 					timer.Stop()
 					return

@@ -37,10 +37,10 @@ const (
 	// SyncAlways syncs in every Add, before it returns: an acknowledged point survives power loss. One fsync
 	// per Add, that is per coherence interval for the daemon (a few ms on an SSD, more on an SD card).
 	SyncAlways SpoolSync = "always"
-	// SyncInterval syncs from the writing goroutine every flush interval and before each batch is sent (group
-	// commit): an acknowledged point survives a crash or kill of the process at once (it is in the kernel's
-	// page cache when Add returns), and power loss once the next sync has run, at most one flush interval
-	// later.
+	// SyncInterval syncs from the writing goroutine (group commit) after each round of writes to the sink and
+	// at least every flush interval, also while it waits out a backoff: an acknowledged point survives a crash
+	// or kill of the process at once (it is in the kernel's page cache when Add returns), and power loss once
+	// the next sync has run, at most about one flush interval later.
 	SyncInterval SpoolSync = "interval"
 )
 
