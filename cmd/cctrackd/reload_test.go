@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cctrack/cctrack/configs"
+	"github.com/cctrack/cctrack/internal/influxtest"
 )
 
 // reloadYAML is a small testbed config writing its line-protocol file into dir, with the given daemon and
@@ -138,5 +139,69 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "stopped cleanly") {
 		t.Errorf("log:\n%s", logs.String())
+	}
+}
+
+// A reload moves the InfluxDB sink to another server between two batches: every point of the run is on
+// exactly one of the two servers, with the file's values.
+func TestReloadMovesInfluxDB(t *testing.T) {
+	a := influxtest.Start(t, influxtest.WithoutFlux())
+	b := influxtest.Start(t, influxtest.WithoutFlux())
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	influx := func(url string) string {
+		return fmt.Sprintf(`influxdb: {url: %q, bucket: %q}, buffer: {flush_interval: 50ms, batch_size: 40}, spool: {dir: %q}`,
+			url, a.Bucket(), filepath.Join(dir, "spool"))
+	}
+	const intervals = 300
+	cfg := loadYAML(t, path, reloadYAML(dir, fmt.Sprintf("intervals: %d", intervals), influx(a.URL)))
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)), io.Discard) }()
+	at := waitLog(t, &logs, 0, "cctrackd started")
+	time.Sleep(time.Second) // about a third of the run
+	if err := os.WriteFile(path, []byte(reloadYAML(dir, fmt.Sprintf("intervals: %d", intervals), influx(b.URL))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, &logs, at, "changed=telemetry.influxdb.url")
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v\n%s", err, logs.String())
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "nmse-*.lp"))
+	if len(files) != 1 {
+		t.Fatalf("telemetry files %v", files)
+	}
+	want := readLines(t, files[0])
+	run := want[0].tags["run"]
+	onA, countA := serverPoints(t, a, run)
+	onB, countB := serverPoints(t, b, run)
+	t.Logf("%d points on the first server, %d on the second", len(onA), len(onB))
+	if len(onA) == 0 || len(onB) == 0 {
+		t.Fatalf("the reload did not split the run: %d points on the first server, %d on the second", len(onA), len(onB))
+	}
+	for _, p := range want {
+		rowA, inA := onA[p.key()]
+		rowB, inB := onB[p.key()]
+		switch {
+		case inA && inB:
+			t.Fatalf("point %s is on both servers", p.key())
+		case inA:
+			samePointValues(t, p, rowA)
+		case inB:
+			samePointValues(t, p, rowB)
+		default:
+			t.Fatalf("point %s is on neither server", p.key())
+		}
+	}
+	for k, n := range countA {
+		if n != 1 || countB[k] > 1 {
+			t.Fatalf("point %s stored more than once", k)
+		}
+	}
+	if len(onA)+len(onB) != len(want) {
+		t.Fatalf("%d + %d points on the servers, %d in the file", len(onA), len(onB), len(want))
 	}
 }
