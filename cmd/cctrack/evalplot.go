@@ -28,6 +28,7 @@ func lineFigure(path, title, xLabel, yLabel string, curves []series) error {
 	p.Y.Label.Text = yLabel
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
+	lo, hi := math.Inf(1), math.Inf(-1)
 	for i, c := range curves {
 		style := draw.LineStyle{Color: plotutil.Color(i), Width: vg.Points(1.2), Dashes: plotutil.Dashes(i / 7)}
 		var legend *plotter.Line
@@ -39,10 +40,18 @@ func lineFigure(path, title, xLabel, yLabel string, curves []series) error {
 			l.LineStyle = style
 			p.Add(l)
 			legend = l
+			for _, xy := range seg {
+				lo, hi = math.Min(lo, xy.Y), math.Max(hi, xy.Y)
+			}
 		}
 		if legend != nil {
 			p.Legend.Add(c.name, legend)
 		}
+	}
+	if lo < hi {
+		// Headroom above the data for the legend (about 6 % of the height per entry), so that it
+		// covers no curve.
+		p.Y.Min, p.Y.Max = lo, hi+(hi-lo)*0.07*float64(len(curves))
 	}
 	wt, err := p.WriterTo(7*vg.Inch, 4.5*vg.Inch, "png")
 	if err != nil {
