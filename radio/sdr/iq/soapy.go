@@ -3,7 +3,7 @@
 package iq
 
 /*
-#cgo pkg-config: SoapySDR
+#cgo LDFLAGS: -lSoapySDR
 #include <stdlib.h>
 #include <SoapySDR/Device.h>
 #include <SoapySDR/Formats.h>
