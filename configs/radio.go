@@ -69,6 +69,7 @@ func (c Config) SDRParams(scene string) (sdr.Params, error) {
 	if q.Kind == sdr.IQSigMF {
 		q.Addr = c.Resolve(q.Addr)
 	}
+	q.Frequency = c.RF.CarrierHz
 	tx, noise := c.Powers()
 	link := func(name string, b Board) board.Config {
 		return board.Config{Name: name, Port: b.Port, Baud: b.Baud, Timeout: b.Timeout, Retries: b.Retries}

@@ -3,6 +3,7 @@ package sdr
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 
@@ -20,6 +21,8 @@ const (
 type IQ struct {
 	Kind, Addr string
 	SampleRate float64 // Hz
+	// Frequency is the carrier (Hz), tuned by a SoapySDR source.
+	Frequency float64
 }
 
 // ParseIQ reads a source spec: tcp://HOST:PORT, a path ending in .sigmf-meta, or soapy:ARGS.
@@ -40,14 +43,14 @@ func ParseIQ(spec string, sampleRate float64) (IQ, error) {
 }
 
 // Open opens the source.
-func (q IQ) Open(ctx context.Context) (iq.Source, error) {
+func (q IQ) Open(ctx context.Context, log *slog.Logger) (iq.Source, error) {
 	switch q.Kind {
 	case IQTCP:
 		return iq.DialTCP(ctx, q.Addr, q.SampleRate)
 	case IQSigMF:
 		return iq.OpenSigMF(q.Addr)
 	case IQSoapy:
-		return openSoapy(ctx, q)
+		return openSoapy(ctx, q, log)
 	}
 	return nil, fmt.Errorf("unknown IQ source kind %q", q.Kind)
 }

@@ -19,7 +19,9 @@
 // trigger line). After a failed capture the burst may be partly read or still in flight, so before
 // the next capture a live source (TCP, SoapySDR) is drained until it stays silent for QuietGap (and
 // reopened if its stream broke), and the boards are programmed again (a board that was unplugged may
-// come back empty). A failed Capture therefore costs one interval; the
+// come back empty). iq.SoapySource streams continuously instead, so with it (build tag soapysdr)
+// a window is not aligned to its trigger: live SDRs need the capture started by the trigger line,
+// which is not implemented yet. A failed Capture therefore costs one interval; the
 // backend resumes by itself when the boards and the source answer again. Calibration is not applied
 // here: calibration.Wrap corrects the codes of any radio.Radio.
 package sdr
@@ -164,8 +166,8 @@ type Radio struct {
 	events   int
 	failed   int        // failed captures
 	sync     pilot.Sync // the last capture's
-	stale    bool // program the boards again before the next capture
-	resync   bool // reopen the IQ source before the next capture
+	stale    bool       // program the boards again before the next capture
+	resync   bool       // drain (or reopen) the IQ source before the next capture
 	parked   bool
 }
 
@@ -197,7 +199,7 @@ func New(ctx context.Context, p Params, log *slog.Logger) (*Radio, error) {
 		r.bs.Close()
 		return nil, err
 	}
-	if r.src, err = p.IQ.Open(ctx); err != nil {
+	if r.src, err = p.IQ.Open(ctx, log); err != nil {
 		r.bs.Close()
 		r.ue.Close()
 		return nil, fmt.Errorf("radio/sdr: %w", err)
@@ -430,7 +432,7 @@ func (r *Radio) drain(ctx context.Context) error {
 		}
 		r.log.Warn("IQ stream broke: reopening", "err", err)
 		r.src.Close()
-		src, oerr := r.p.IQ.Open(ctx)
+		src, oerr := r.p.IQ.Open(ctx, r.log)
 		if oerr != nil {
 			return oerr
 		}

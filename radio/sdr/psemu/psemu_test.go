@@ -24,7 +24,7 @@ func TestCoherence(t *testing.T) {
 	}{
 		{0, 0}, {3, 0}, {40, 0}, // a reference sweep 40 ms after the previous trigger: same interval
 		{100, 1}, {102, 1},
-		{300, 3}, // a trigger 200 ms on: two intervals later
+		{300, 3},                     // a trigger 200 ms on: two intervals later
 		{400, 4}, {500, 3}, {600, 2}, // back along the trajectory
 		// Triggers 49 and 41 ms apart stay; one 50 ms (half an interval) after the previous starts
 		// the next interval, 140 ms after the current one began: one step on.
