@@ -154,10 +154,18 @@ func readCheckpoint(dir, kind string) (*checkpointFile, error) {
 	if meta.NB < 1 || meta.NU < 1 {
 		return nil, fmt.Errorf("training: checkpoint %s: arrays N_B=%d, N_U=%d", path, meta.NB, meta.NU)
 	}
+	if meta.NB > maxSize || meta.NU > maxSize {
+		return nil, fmt.Errorf("training: checkpoint %s: arrays N_B=%d, N_U=%d", path, meta.NB, meta.NU)
+	}
 	if kind != kindAE && (meta.Setup == nil || meta.Norm == nil) {
 		return nil, fmt.Errorf("training: checkpoint %s: no setup or normalisation", path)
 	}
-	if meta.Setup != nil && (meta.Setup.NB != meta.NB || meta.Setup.NU != meta.NU || meta.Setup.MB < 1 || meta.Setup.MU < 1) {
+	if meta.Norm != nil {
+		if err := meta.Norm.check(kind); err != nil {
+			return nil, fmt.Errorf("training: checkpoint %s: %w", path, err)
+		}
+	}
+	if meta.Setup != nil && (meta.Setup.NB != meta.NB || meta.Setup.NU != meta.NU || meta.Setup.MB < 1 || meta.Setup.MU < 1 || meta.Setup.MB > maxSize || meta.Setup.MU > maxSize) {
 		return nil, fmt.Errorf("training: checkpoint %s: setup %+v does not match N_B=%d, N_U=%d", path, *meta.Setup, meta.NB, meta.NU)
 	}
 	return &meta, nil

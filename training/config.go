@@ -85,6 +85,10 @@ func (c AEConfig) fit() fit      { return fit{c.Epochs, c.Batch, c.Patience, c.L
 func (c TrackerConfig) fit() fit { return fit{c.Epochs, c.Batch, c.Patience, c.LR, c.ValFraction} }
 func (c E2EConfig) fit() fit     { return fit{c.Epochs, c.Batch, c.Patience, c.LR, c.ValFraction} }
 
+// maxSize bounds every size and count of a Config, so that a corrupt checkpoint cannot ask for
+// absurd allocations.
+const maxSize = 1 << 16
+
 // Validate checks c; errors name the field as the configuration's training section spells it.
 func (c Config) Validate() error {
 	var errs []error
@@ -96,14 +100,14 @@ func (c Config) Validate() error {
 			bad(key, "want at least one layer size")
 		}
 		for i, n := range s {
-			if n < 1 {
-				bad(fmt.Sprintf("%s[%d]", key, i), "want a size >= 1 (got %d)", n)
+			if n < 1 || n > maxSize {
+				bad(fmt.Sprintf("%s[%d]", key, i), "want a size in 1..%d (got %d)", maxSize, n)
 			}
 		}
 	}
 	positive := func(key string, n int) {
-		if n < 1 {
-			bad(key, "want >= 1 (got %d)", n)
+		if n < 1 || n > maxSize {
+			bad(key, "want 1..%d (got %d)", maxSize, n)
 		}
 	}
 	checkFit := func(key string, f fit) {

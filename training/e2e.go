@@ -73,9 +73,6 @@ func LoadE2E(dir string) (*E2E, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !(meta.Norm.HScale > 0) {
-		return nil, fmt.Errorf("training: checkpoint %s: h_scale %g, want > 0", dir, meta.Norm.HScale)
-	}
 	m := &E2E{cfg: meta.Config, setup: *meta.Setup, nb: meta.NB, nu: meta.NU, norm: *meta.Norm, dir: dir,
 		net: newE2ENet(meta.Config, meta.Setup.MB*meta.Setup.MU, meta.NB, meta.NU, rand.New(rand.NewPCG(0, 0)))}
 	if err := readWeights(dir, m.net); err != nil {

@@ -73,7 +73,7 @@ func newLSTM(rng *rand.Rand, name string, in, h, layers int) params {
 func (ps params) tensors() []*tensors.Tensor {
 	out := make([]*tensors.Tensor, len(ps))
 	for i, p := range ps {
-		out[i] = tensors.FromFlatDataAndDimensions(append([]float32(nil), p.data...), p.shape...)
+		out[i] = tensors.FromFlatDataAndDimensions(p.data, p.shape...) // copies
 	}
 	return out
 }

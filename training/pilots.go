@@ -1,6 +1,7 @@
 package training
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 
@@ -29,6 +30,24 @@ type norm struct {
 	LogBetaMean  float64 `json:"log_beta_mean,omitempty"`
 	LogBetaStd   float64 `json:"log_beta_std,omitempty"`
 	HScale       float64 `json:"h_scale,omitempty"`
+}
+
+// check rejects a normalisation that would make inputs or outputs non-finite (a corrupt checkpoint).
+func (n *norm) check(kind string) error {
+	ok := func(mean, std float64) bool {
+		return !math.IsNaN(mean) && !math.IsInf(mean, 0) && std > 0 && !math.IsInf(std, 0)
+	}
+	good := ok(n.LogGainMean, n.LogGainStd)
+	switch kind {
+	case kindTracker:
+		good = good && ok(n.LogAlphaMean, n.LogAlphaStd) && ok(n.LogBetaMean, n.LogBetaStd)
+	case kindE2E:
+		good = good && n.HScale > 0 && !math.IsInf(n.HScale, 0)
+	}
+	if !good {
+		return fmt.Errorf("normalisation %+v is not finite with positive spreads", *n)
+	}
+	return nil
 }
 
 // pilotModel forms Y = W^H H G + N (G = F S) for a design, as radio/simradio does with nominal weights.

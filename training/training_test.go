@@ -464,6 +464,8 @@ func TestBadCheckpoints(t *testing.T) {
 		{"wrong kind", `"autoencoder"`, edit(configName, replace(`"kind": "tracker"`, `"kind": "autoencoder"`))},
 		{"bad config", "training.tracker.lstm_hidden", edit(configName, replace(`"lstm_hidden": 32`, `"lstm_hidden": 0`))},
 		{"config disagrees with weights", "want float32", edit(configName, replace(`"lstm_hidden": 32`, `"lstm_hidden": 16`))},
+		{"bad normalisation", "normalisation", edit(configName, replace(`"log_alpha_std": `, `"log_alpha_std": -`))},
+		{"huge sizes", "training.tracker.lstm_hidden", edit(configName, replace(`"lstm_hidden": 32`, `"lstm_hidden": 100000000`))},
 		{"truncated weights", "weights.npz", edit(weightsName, func(b []byte) []byte { return b[:len(b)-100] })},
 		{"garbage weights", "weights.npz", edit(weightsName, func(b []byte) []byte { return []byte("not a zip") })},
 	} {
