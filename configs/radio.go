@@ -4,14 +4,19 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
+	"net"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/cctrack/cctrack/beamforming"
 	"github.com/cctrack/cctrack/internal/progress"
 	"github.com/cctrack/cctrack/radio/sdr"
 	"github.com/cctrack/cctrack/radio/sdr/board"
+	"github.com/cctrack/cctrack/radio/sdr/board/emu"
 	"github.com/cctrack/cctrack/radio/sdr/pilot"
+	"github.com/cctrack/cctrack/radio/sdr/psemu"
 	"github.com/cctrack/cctrack/radio/simradio"
 	"github.com/cctrack/cctrack/sim"
 	"github.com/cctrack/cctrack/sim/dataset"
@@ -160,4 +165,52 @@ func (c Config) validateRadio(v *validator) {
 		v.nonEmpty("radio.replay.path", r.Replay.Path)
 		v.file("radio.replay.path", c.ReplayPath())
 	}
+}
+
+// Emulator is the emulated testbed (cmd/psemu) the configuration describes, as the SDR backend will see it: boards with
+// the arrays' element counts and beamforming.bits at radio.sdr.bs.port and radio.sdr.ue.port (links),
+// the per-element errors the simulated backend would apply for the same beamforming.impairments
+// (same seeds: Impairments), rf.tx_power_dbm and rf.noise_dbm, the radio.sdr frame and
+// margin, and chans (EvaluationChannels) walked at trajectories.interval_s. The IQ
+// stream is served on ln.
+func (c Config) Emulator(chans [][]complex128, ln net.Listener, o psemu.Options) (psemu.Config, error) {
+	for _, x := range []struct {
+		name string
+		v    float64
+	}{{"drop", o.Drop}, {"corrupt", o.Corrupt}} {
+		if !(x.v >= 0 && x.v < 1) {
+			return psemu.Config{}, fmt.Errorf("%s: want a probability in [0, 1) (got %g)", x.name, x.v)
+		}
+	}
+	if b := o.Outage.Board; b != "" && b != "bs" && b != "ue" {
+		return psemu.Config{}, fmt.Errorf("psemu outage: board %q, want bs or ue", b)
+	}
+	im := c.Beamforming.Impairments
+	if !math.IsNaN(o.GainStdDB) {
+		im.GainStdDB = o.GainStdDB
+	}
+	if !math.IsNaN(o.PhaseStdDeg) {
+		im.PhaseStdDeg = o.PhaseStdDeg
+	}
+	if !(im.GainStdDB >= 0) || !(im.PhaseStdDeg >= 0) || math.IsInf(im.GainStdDB, 0) || math.IsInf(im.PhaseStdDeg, 0) {
+		return psemu.Config{}, fmt.Errorf("psemu: per-element error spreads must be finite and >= 0 (got %g dB, %g deg)", im.GainStdDB, im.PhaseStdDeg)
+	}
+	board := func(link string, n int, seed, faultSeed uint64) psemu.Board {
+		e := beamforming.NewImpairments(n, im.GainStdDB, im.PhaseStdDeg, im.InsertionLossDB, seed)
+		b := psemu.Board{Link: link, Elements: n, PhaseBits: c.Beamforming.Bits, GainBits: 4, PhaseErrRad: e.Phase,
+			Faults: emu.Faults{DropRate: o.Drop, CorruptRate: o.Corrupt, Delay: o.Delay, Seed: faultSeed}}
+		for _, g := range e.Gain {
+			// The board's gain error carries the common insertion loss too.
+			b.GainErrDB = append(b.GainErrDB, 20*math.Log10(g)-im.InsertionLossDB)
+		}
+		return b
+	}
+	tx, noise := c.Powers()
+	s := c.Radio.SDR
+	return psemu.Config{
+		BS:       board(s.BS.Port, c.BSArray().N(), im.Seed, o.FaultSeed),
+		UE:       board(s.UE.Port, c.UEArray().N(), im.Seed+1, o.FaultSeed+1),
+		Channels: chans, Coherence: c.IntervalPeriod(), TxPower: tx, Noise: noise,
+		Frame: c.PilotFrame(1, 1), Margin: s.Margin, CFO: o.CFO, Seed: o.Seed, IQ: ln, Outage: o.Outage,
+	}, nil
 }

@@ -54,7 +54,7 @@ daemon: {reference_every: 5}
 	if err != nil {
 		t.Fatal(err)
 	}
-	ec, err := psemu.FromConfig(cfg, chans, ln, psemu.Options{GainStdDB: math.NaN(), PhaseStdDeg: math.NaN(), CFO: 1e-4, Seed: 1})
+	ec, err := cfg.Emulator(chans, ln, psemu.Options{GainStdDB: math.NaN(), PhaseStdDeg: math.NaN(), CFO: 1e-4, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

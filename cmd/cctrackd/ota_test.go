@@ -60,7 +60,7 @@ func startPsemu(t *testing.T, cfg configs.Config, ln net.Listener, o psemu.Optio
 		t.Fatal(err)
 	}
 	o.GainStdDB, o.PhaseStdDeg = math.NaN(), math.NaN()
-	ec, err := psemu.FromConfig(cfg, chans, ln, o)
+	ec, err := cfg.Emulator(chans, ln, o)
 	if err != nil {
 		t.Fatal(err)
 	}

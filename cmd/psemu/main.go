@@ -82,7 +82,7 @@ func run(ctx context.Context, config string, o psemu.Options, stdout, progressOu
 	if err != nil {
 		return fmt.Errorf("radio.sdr.iq: %w", err)
 	}
-	ec, err := psemu.FromConfig(cfg, chans, ln, o)
+	ec, err := cfg.Emulator(chans, ln, o)
 	if err != nil {
 		ln.Close()
 		return err
