@@ -8,6 +8,10 @@
 // server's Retry-After), rejects what the server refuses for good and, when the server is down for long,
 // drops the oldest points beyond its bound (telegraf's running_output model).
 //
+// A Buffer's queue is in memory (NewBuffer) or on disk (NewSpooledBuffer): a Spool appends every point to
+// a segment file before Add returns, removes it once the writer accepted it, and after a restart sends what
+// is left, so that a down server or a killed daemon loses nothing.
+//
 // The daemon writes measurement "nmse" (tags run, backend, estimator, scene, array; fields nmse_db, snr_db,
 // latency_us, interval) and measurement "radio"; this package carries any Point.
 package telemetry
