@@ -48,10 +48,6 @@ const (
 	modelE2E         = "e2e"
 )
 
-// heldoutSeedOffset moves --heldout's random walk to its own seed stream, away from the dataset's
-// training walks (seeds trajectories.seed); any offset gives an independent PCG stream.
-const heldoutSeedOffset = 1_000_003
-
 // evalSummary is summary.json. Estimators holds exactly {"NAME": {"nmse_db": mean}} per estimator run
 // (mean per estimator.Mean over the scored intervals).
 type evalSummary struct {
@@ -93,7 +89,7 @@ func evalCmd(ctx context.Context, args []string, stderr io.Writer, log *slog.Log
 	models := fset.String("models", "", "directory with the checkpoints ae/, ae_no_tc/, tracker/, tracker_no_tc/, e2e/ (those present are evaluated)")
 	out := fset.String("out", "", "output directory (nmse.csv, summary.json, figures)")
 	dsPath := fset.String("dataset", "", "the training dataset .npz (default: generated from the config in memory)")
-	heldout := fset.Bool("heldout", false, "evaluate a fresh seeded random walk that is not in the dataset instead of its evaluation trajectory")
+	heldout := fset.String("heldout", "", "DX,DY: evaluate the evaluation walk moved by (DX, DY) m, off the training positions, instead of the dataset's (traced here)")
 	if err := fset.Parse(args); err != nil {
 		return errUsage
 	}
@@ -101,6 +97,15 @@ func evalCmd(ctx context.Context, args []string, stderr io.Writer, log *slog.Log
 		fmt.Fprintln(stderr, "cctrack eval: --models and --out are required")
 		fset.Usage()
 		return errUsage
+	}
+	var shift *geom.Vec3
+	if *heldout != "" {
+		var dx, dy float64
+		if n, err := fmt.Sscanf(*heldout, "%g,%g", &dx, &dy); n != 2 || err != nil {
+			fmt.Fprintf(stderr, "cctrack eval: --heldout: want DX,DY in metres (got %q)\n", *heldout)
+			return errUsage
+		}
+		shift = &geom.Vec3{X: dx, Y: dy}
 	}
 	cfg, err := configs.Load(*cfgPath)
 	if err != nil {
@@ -113,7 +118,7 @@ func evalCmd(ctx context.Context, args []string, stderr io.Writer, log *slog.Log
 	if err := ev.loadData(ctx, *dsPath); err != nil {
 		return err
 	}
-	if err := ev.trajectory(ctx, *heldout); err != nil {
+	if err := ev.trajectory(ctx, shift); err != nil {
 		return err
 	}
 	if err := ev.loadModels(*models); err != nil {
@@ -144,7 +149,7 @@ type evaluation struct {
 	latentStats map[string]latentPath
 }
 
-// simulator builds the config's simulator on first use (only generation and --heldout trace).
+// simulator builds the config's simulator on first use (generation and the held-out walk only).
 func (ev *evaluation) simulator() (*sim.Simulator, error) {
 	if ev.sim == nil {
 		s, err := ev.cfg.NewSimulator(ev.log)
@@ -195,29 +200,38 @@ func generateDataset(ctx context.Context, cfg configs.Config, s *sim.Simulator, 
 	return d, err
 }
 
-// trajectory picks the channels to evaluate: the dataset's evaluation trajectory, or with heldout a
-// seeded random walk through trajectories.region drawn from its own seed stream, traced here.
-func (ev *evaluation) trajectory(ctx context.Context, heldout bool) error {
+// trajectory picks the channels to evaluate: the dataset's evaluation walk or, with a shift, the
+// same walk through the trajectories.evaluation waypoints moved by it, traced here. Moved off the
+// street lattice the random training walks follow and off the autoencoder's grid, its positions are
+// in no training set, unlike those of the dataset's walk (the paper's protocol); how far they are
+// from the nearest training positions is measured either way.
+func (ev *evaluation) trajectory(ctx context.Context, shift *geom.Vec3) error {
 	var pos []geom.Vec3
-	if !heldout {
+	if shift == nil {
 		if len(ev.data.Eval) == 0 {
-			return errors.New("eval: the dataset has no evaluation trajectory (eval_H): set trajectories.evaluation, or use --heldout")
+			return errors.New("eval: the dataset has no evaluation trajectory (eval_H): set trajectories.evaluation")
 		}
 		ev.chans = ev.data.Eval
 		pos = vecs(ev.data.EvalPos)
-		ev.traj = evalTrajectory{Kind: "evaluation", About: "the dataset's evaluation trajectory (eval_H, trajectories.evaluation)"}
+		ev.traj = evalTrajectory{Kind: "evaluation", About: "the dataset's evaluation walk (eval_H, trajectories.evaluation)"}
 	} else {
+		spec := ev.cfg.DatasetSpec()
+		if len(spec.Evaluation) == 0 {
+			return errors.New("eval: --heldout moves the trajectories.evaluation waypoints, and the config has none")
+		}
+		for i := range spec.Evaluation {
+			spec.Evaluation[i] = spec.Evaluation[i].Add(*shift)
+		}
+		spec.Count = 0
 		s, err := ev.simulator()
 		if err != nil {
 			return err
 		}
-		spec := ev.cfg.DatasetSpec()
-		spec.Count, spec.Seed, spec.Evaluation = 1, spec.Seed+heldoutSeedOffset, nil
-		random, _, err := dataset.Trajectories(ctx, s, spec)
+		_, eval, err := dataset.Trajectories(ctx, s, spec)
 		if err != nil {
 			return fmt.Errorf("eval: held-out trajectory: %w", err)
 		}
-		pos = random[0]
+		pos = eval
 		bar := progress.New(ev.stderr, len(pos), "tracing held-out trajectory")
 		ev.chans, err = simradio.Trajectory(ctx, s, pos, bar.Set)
 		bar.Finish()
@@ -225,8 +239,7 @@ func (ev *evaluation) trajectory(ctx context.Context, heldout bool) error {
 			return fmt.Errorf("eval: held-out trajectory: %w", err)
 		}
 		ev.traj = evalTrajectory{Kind: "heldout", About: fmt.Sprintf(
-			"a random walk through trajectories.region drawn with seed trajectories.seed+%d (%d), not part of the dataset; the autoencoder never saw its channels and the trackers never saw its pilots",
-			heldoutSeedOffset, spec.Seed)}
+			"the trajectories.evaluation walk moved by (%g, %g) m, traced for this run: not in the dataset", shift.X, shift.Y)}
 	}
 	ev.traj.Intervals = len(ev.chans)
 	ev.traj.MedianToStaticM, ev.traj.MaxToStaticM = nearestStats(pos, vecs(ev.data.Pos))

@@ -186,14 +186,15 @@ func TestEval(t *testing.T) {
 	})
 
 	// Only the tracker: the rest is left out (and logged); no autoencoder, no latent figure. The
-	// held-out walk and the dataset generated in memory take the other paths of the command.
+	// held-out walk (moved half a metre) and the dataset generated in memory take the other paths
+	// of the command.
 	t.Run("tracker only, held out", func(t *testing.T) {
 		only := filepath.Join(t.TempDir(), "models")
 		if err := os.CopyFS(filepath.Join(only, modelTracker), os.DirFS(filepath.Join(models, modelTracker))); err != nil {
 			t.Fatal(err)
 		}
 		out := filepath.Join(t.TempDir(), "eval")
-		if _, stderr, err := runCLI(t, "eval", "--config", cfgPath, "--models", only, "--heldout", "--out", out); err != nil {
+		if _, stderr, err := runCLI(t, "eval", "--config", cfgPath, "--models", only, "--heldout", "0.5,-0.5", "--out", out); err != nil {
 			t.Fatalf("%v: %s", err, stderr)
 		}
 		sum := readSummary(t, filepath.Join(out, "summary.json"))
@@ -216,6 +217,7 @@ func TestEvalBadInput(t *testing.T) {
 		want string
 	}{
 		{"no models", []string{"eval", "--out", dir}, "--models and --out are required"},
+		{"bad shift", []string{"eval", "--models", dir, "--out", dir, "--heldout", "2"}, "--heldout: want DX,DY"},
 		{"missing dataset", []string{"eval", "--models", dir, "--out", dir, "--dataset", filepath.Join(dir, "none.npz")}, "--dataset"},
 	} {
 		_, stderr, err := runCLI(t, tc.args...)
