@@ -71,8 +71,8 @@ func TestStatusPageInBrowser(t *testing.T) {
 	// The browser starts while the daemon builds its testbed.
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.UserDataDir(t.TempDir()))
-	// The deadline covers the browser's whole life: its start took 6-18 s on a loaded 2-core machine.
-	deadline, cancelDeadline := context.WithTimeout(context.Background(), 2*time.Minute)
+	// The deadline covers the browser's whole life (its start took 6-18 s on a loaded 2-core machine).
+	deadline, cancelDeadline := context.WithTimeout(context.Background(), hangGuard)
 	defer cancelDeadline()
 	actx, cancelAlloc := chromedp.NewExecAllocator(deadline, opts...)
 	defer cancelAlloc()
