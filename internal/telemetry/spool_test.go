@@ -51,7 +51,7 @@ func samePoints(t *testing.T, what string, got, want []Point) {
 func TestRecordRoundTrip(t *testing.T) {
 	pts := append(awkwardPoints(20), Point{
 		Measurement: "m", Tags: []Tag{{"a", ""}, {"b", "x y"}},
-		Fields: []Field{{"f", math.NaN()}, {"g", math.Inf(-1)}, {"h", -0.0}, {"i", int64(math.MinInt64)},
+		Fields: []Field{{"f", math.NaN()}, {"g", math.Inf(-1)}, {"h", math.Copysign(0, -1)}, {"i", int64(math.MinInt64)},
 			{"u", uint64(math.MaxUint64)}, {"s", `q"\`}, {"t", true}, {"v", false}},
 		Time: time.Unix(0, math.MaxInt64-1),
 	})
