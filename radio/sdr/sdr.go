@@ -19,11 +19,16 @@
 // trigger line). After a failed capture the burst may be partly read or still in flight, so before
 // the next capture a live source (TCP, SoapySDR) is drained until it stays silent for QuietGap (and
 // reopened if its stream broke), and the boards are programmed again (a board that was unplugged may
-// come back empty). iq.SoapySource streams continuously instead, so with it (build tag soapysdr)
-// a window is not aligned to its trigger: live SDRs need the capture started by the trigger line,
-// which is not implemented yet. A failed Capture therefore costs one interval; the
-// backend resumes by itself when the boards and the source answer again. Calibration is not applied
-// here: calibration.Wrap corrects the codes of any radio.Radio.
+// come back empty). A failed Capture therefore costs one interval; the backend resumes by itself
+// when the boards and the source answer again. Calibration is not applied here: calibration.Wrap
+// corrects the codes of any radio.Radio.
+//
+// Two limits for real hardware. The correlator references Y's phase to the sweep's sync blocks
+// (radio/sdr/pilot): the regular sweep and the reference sweep share a phase only if the sync
+// blocks travel over the same path in both (cmd/psemu sends them phase-referenced, as over a
+// cable). And iq.SoapySource streams continuously, so with it (build tag soapysdr) a window is not
+// aligned to its trigger: live SDRs need their capture started by the trigger line, which is not
+// implemented yet.
 package sdr
 
 import (
