@@ -17,4 +17,3 @@ type Options struct {
 	Seed   uint64
 	Outage Outage
 }
-
