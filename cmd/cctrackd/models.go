@@ -61,7 +61,7 @@ func (ms *models) estimator(ctx context.Context, name string) (estimator.Estimat
 }
 
 func (ms *models) tracker(ctx context.Context) (learned.Model, error) {
-	return loadOrTrain(ms, ctx, "tracker", ms.cfg.Estimators.Tracker.Model, training.LoadTracker,
+	return loadOrTrain(ctx, ms, "tracker", ms.cfg.Estimators.Tracker.Model, training.LoadTracker,
 		func(ctx context.Context, dir, out string, data *training.Data, setup training.Setup) error {
 			ae, err := ms.autoencoder(ctx, dir, data)
 			if err != nil {
@@ -73,7 +73,7 @@ func (ms *models) tracker(ctx context.Context) (learned.Model, error) {
 }
 
 func (ms *models) e2e(ctx context.Context) (learned.Model, error) {
-	return loadOrTrain(ms, ctx, "e2e", ms.cfg.Estimators.E2E.Model, training.LoadE2E,
+	return loadOrTrain(ctx, ms, "e2e", ms.cfg.Estimators.E2E.Model, training.LoadE2E,
 		func(ctx context.Context, _, out string, data *training.Data, setup training.Setup) error {
 			_, err := training.TrainE2E(ctx, data, setup, ms.cfg.TrainingConfig(), out, ms.log, ms.progressOut)
 			return err
@@ -82,7 +82,7 @@ func (ms *models) e2e(ctx context.Context) (learned.Model, error) {
 
 // loadOrTrain loads estimator name's model: from the configured directory when there is one, else
 // from the cache, training it there first when it is missing and auto_train allows.
-func loadOrTrain[M learned.Model](ms *models, ctx context.Context, name, configured string, load func(string) (M, error),
+func loadOrTrain[M learned.Model](ctx context.Context, ms *models, name, configured string, load func(string) (M, error),
 	train func(ctx context.Context, cacheDir, out string, data *training.Data, setup training.Setup) error) (learned.Model, error) {
 	key := "estimators." + name + ".model"
 	if configured != "" {

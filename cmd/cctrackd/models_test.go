@@ -15,17 +15,20 @@ import (
 	"github.com/cctrack/cctrack/configs"
 )
 
-// trackerConfig is smallConfig running LS and the latent tracker, with the model cache in cache
-// and a training section that trains in a few seconds (a layer or two of a few units, few epochs).
+// trackerConfig is smallConfig running LS, the latent tracker and the E2E LSTM, with the model cache
+// in cache and a training section that trains in a few seconds (a layer or two of a few units, few
+// epochs).
 func trackerConfig(t *testing.T, cache string, intervals int) configs.Config {
 	t.Helper()
 	cfg := smallConfig(t, intervals)
-	cfg.Estimators.Run = []string{"ls", "tracker"}
+	cfg.Estimators.Run = []string{"ls", "tracker", "e2e"}
 	cfg.Estimators.CacheDir = cache
 	tr := &cfg.Training
 	tr.AE.Hidden, tr.AE.Latent, tr.AE.Epochs, tr.AE.Batch, tr.AE.Patience = []int{24}, 4, 3, 16, 2
 	tr.Tracker.G1, tr.Tracker.LSTMLayers, tr.Tracker.LSTMHidden, tr.Tracker.G2, tr.Tracker.G3 = []int{12}, 1, 8, nil, nil
 	tr.Tracker.T, tr.Tracker.Epochs, tr.Tracker.Batch, tr.Tracker.Patience = 8, 2, 8, 2
+	tr.E2E.LSTMLayers, tr.E2E.LSTMHidden, tr.E2E.Hidden = 1, 8, []int{12}
+	tr.E2E.T, tr.E2E.Epochs, tr.E2E.Batch, tr.E2E.Patience = 8, 2, 8, 2
 	return cfg
 }
 
@@ -52,9 +55,10 @@ func nmseLines(t *testing.T, dir string) map[string]int {
 	return count
 }
 
-// The first start trains the tracker into the cache (autoencoder first) and runs it; the second
-// finds it there and trains nothing. Both runs score the tracker every interval, so the model fits
-// the design the controller forms from the radio.
+// The first start traces the training data once and trains the tracker (autoencoder first) and the
+// E2E LSTM into the cache; the second finds them there and trains nothing. Both runs score the
+// learned estimators every interval, so the models fit the design the controller forms from the
+// radio.
 func TestTrackerTrainedOnceAndCached(t *testing.T) {
 	cache := t.TempDir()
 	var logs bytes.Buffer
@@ -69,7 +73,10 @@ func TestTrackerTrainedOnceAndCached(t *testing.T) {
 	if len(dirs) != 1 || !strings.HasPrefix(filepath.Base(dirs[0]), "default-") {
 		t.Fatalf("cache holds %v, want one default-HASH directory", dirs)
 	}
-	for _, sub := range []string{"ae", "tracker"} {
+	if n := strings.Count(logs.String(), "training data traced"); n != 1 {
+		t.Errorf("training data traced %d times, want once", n)
+	}
+	for _, sub := range []string{"ae", "tracker", "e2e"} {
 		if st, err := os.Stat(filepath.Join(dirs[0], sub)); err != nil || !st.IsDir() {
 			t.Errorf("cache %s: %v", sub, err)
 		}
@@ -77,7 +84,7 @@ func TestTrackerTrainedOnceAndCached(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(dirs[0], "*.partial*")); len(left) > 0 {
 		t.Errorf("scratch directories left behind: %v", left)
 	}
-	if n := nmseLines(t, cfg.Telemetry.File.Dir); n["tracker"] != 10 || n["ls"] != 10 {
+	if n := nmseLines(t, cfg.Telemetry.File.Dir); n["tracker"] != 10 || n["e2e"] != 10 || n["ls"] != 10 {
 		t.Errorf("nmse lines per estimator %v, want 10 each", n)
 	}
 
@@ -89,8 +96,8 @@ func TestTrackerTrainedOnceAndCached(t *testing.T) {
 	if !strings.Contains(logs.String(), "model from cache") || strings.Contains(logs.String(), "training") {
 		t.Errorf("second start, logs:\n%s", logs.String())
 	}
-	if n := nmseLines(t, cfg.Telemetry.File.Dir); n["tracker"] != 10 {
-		t.Errorf("second start: nmse lines per estimator %v, want 10 tracker lines", n)
+	if n := nmseLines(t, cfg.Telemetry.File.Dir); n["tracker"] != 10 || n["e2e"] != 10 {
+		t.Errorf("second start: nmse lines per estimator %v, want 10 each", n)
 	}
 
 	// Another combiner is another testbed: another cache entry, and the cached model named
