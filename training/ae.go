@@ -106,6 +106,9 @@ func standardisedDistances(pos [][3]float64, idx []int) []float32 {
 // TrainAutoencoder trains the autoencoder on d's static channels (d.H, d.Pos) and writes its
 // checkpoint to out (made absolute, created): weights.npz and config.json, after every epoch that
 // improves the validation loss. The model returned holds the best weights.
+// When ctx is cancelled it returns the context's error together with the model holding the best
+// weights so far (those of the checkpoint last written; the initial ones, and no checkpoint, if no
+// epoch had finished).
 func TrainAutoencoder(ctx context.Context, d *Data, cfg Config, out string, log *slog.Logger, progress io.Writer) (*Autoencoder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err

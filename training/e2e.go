@@ -37,6 +37,9 @@ func (m *E2E) forward(w []*Node, x *Node, h0, c0 []*Node) (*Node, []*Node, []*No
 
 // TrainE2E trains the end-to-end baseline on T-step windows of d's trajectories with pilots
 // simulated as for TrainTracker.
+// When ctx is cancelled it returns the context's error together with the model holding the best
+// weights so far (those of the checkpoint last written; the initial ones, and no checkpoint, if no
+// epoch had finished).
 func TrainE2E(ctx context.Context, d *Data, s Setup, cfg Config, out string, log *slog.Logger, progress io.Writer) (*E2E, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -67,6 +67,9 @@ func zeroStates(g *Graph, layers, batch, hidden int) []*Node {
 // β(t) from ae's encoder and Preprocess, inputs simulated as Y = W^H H F S + N with s's design and
 // noise (seeded CN noise, fresh every epoch). The checkpoint in out holds the network, the frozen
 // decoder, s and the normalisation.
+// When ctx is cancelled it returns the context's error together with the model holding the best
+// weights so far (those of the checkpoint last written; the initial ones, and no checkpoint, if no
+// epoch had finished).
 func TrainTracker(ctx context.Context, d *Data, ae *Autoencoder, s Setup, cfg Config, out string, log *slog.Logger, progress io.Writer) (*Tracker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
