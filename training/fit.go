@@ -140,8 +140,6 @@ func fitModel(ctx context.Context, m *model, f fit, seed uint64, log *slog.Logge
 	batch := min(f.Batch, m.nTrain)
 	perEpoch := m.nTrain / batch
 	rng := rand.New(rand.NewPCG(seed, 0xf17))
-	bar := progress.New(discardNil(w), f.Epochs*perEpoch, "train "+m.name)
-	defer bar.Finish()
 	report := Progress(func(epoch, epochs int, tl, vl float64) {
 		log.Info("epoch", "model", m.name, "epoch", epoch, "of", epochs, "train_loss", tl, "val_loss", vl)
 	})
@@ -152,29 +150,37 @@ func fitModel(ctx context.Context, m *model, f fit, seed uint64, log *slog.Logge
 	for i := range order {
 		order[i] = i
 	}
+	last := "-"
 	for epoch := 1; epoch <= f.Epochs; epoch++ {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		var sum float64
+		// One bar per epoch, its description carrying the last epoch's losses.
+		bar := progress.New(discardNil(w), perEpoch, fmt.Sprintf("train %s epoch %d/%d (loss %s)", m.name, epoch, f.Epochs, last))
 		for s := range perEpoch {
 			if err := ctx.Err(); err != nil {
+				bar.Finish()
 				return hist, fmt.Errorf("training %s: epoch %d: %w", m.name, epoch, err)
 			}
 			loss, err := st.do(f.LR, m.trainBatch(rng, order[s*batch:(s+1)*batch]))
 			if err != nil {
+				bar.Finish()
 				return hist, err
 			}
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				bar.Finish()
 				return hist, fmt.Errorf("training %s: epoch %d step %d: the loss is %g (lower the learning rate)", m.name, epoch, s, loss)
 			}
 			sum += loss
-			bar.Set((epoch-1)*perEpoch + s + 1)
+			bar.Set(s + 1)
 		}
+		bar.Finish()
 		val, err := evaluate(st.eval, st.wts, m.valBatch, m.nVal, batch)
 		if err != nil {
 			return hist, fmt.Errorf("training %s: validation: %w", m.name, err)
 		}
 		hist = append(hist, EpochLoss{Epoch: epoch, Train: sum / float64(perEpoch), Val: val})
 		report(epoch, f.Epochs, sum/float64(perEpoch), val)
+		last = fmt.Sprintf("train %.4g, val %.4g", sum/float64(perEpoch), val)
 		if val < best {
 			best, bestEpoch = val, epoch
 			if err := m.train.load(st.wts[:len(m.train)]); err != nil {
