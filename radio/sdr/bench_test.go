@@ -2,10 +2,14 @@ package sdr_test
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 
 	"github.com/cctrack/cctrack/radio"
+	"github.com/cctrack/cctrack/radio/sdr"
+	"github.com/cctrack/cctrack/radio/sdr/iq"
 	"github.com/cctrack/cctrack/radio/sdr/psemu"
+	"github.com/cctrack/cctrack/radio/sdr/replay"
 )
 
 // BenchmarkCapture is one interval over the emulated air: trigger over the pty, the air's burst over
@@ -44,4 +48,55 @@ func BenchmarkProgram(b *testing.B) {
 		}
 		i++
 	}
+}
+
+// BenchmarkReplayCapture is one replayed interval: the window read back from the SigMF recording
+// and correlated into Y (M_B x M_U = 12 x 2), as `radio.backend: replay` runs offline.
+func BenchmarkReplayCapture(b *testing.B) {
+	tb := start(b, psemu.Config{Channels: [][]complex128{channel(1)}, Noise: 1e-11, CFO: 1e-4, Seed: 1})
+	base := filepath.Join(b.TempDir(), "trial")
+	s := setup(b, 12, 2, 1)
+	rec, err := sdr.NewRecorder(base, iq.Meta{Datatype: iq.CF32, SampleRate: 1e6}, sdr.SetupDigest(s))
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := tb.p
+	p.Record = rec.Record
+	r := open(b, p)
+	ctx := context.Background()
+	if err := r.Program(ctx, s); err != nil {
+		b.Fatal(err)
+	}
+	const captures = 64
+	var c radio.Capture
+	for range captures {
+		if err := r.Capture(ctx, &c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := rec.Close(); err != nil {
+		b.Fatal(err)
+	}
+	var rp *replay.Radio
+	b.ReportAllocs()
+	for i := range b.N {
+		if i%captures == 0 {
+			// A recording holds 64 captures: open it again (not timed).
+			b.StopTimer()
+			if rp != nil {
+				rp.Park(ctx)
+			}
+			if rp, err = replay.Open(base+".sigmf-meta", replay.Params{BS: bsArray, UE: ueArray, PhaseShifter: shifter, TxPower: txPower, Noise: 1e-11}); err != nil {
+				b.Fatal(err)
+			}
+			if err := rp.Program(ctx, s); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+		if err := rp.Capture(ctx, &c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rp.Park(ctx)
 }
