@@ -1,7 +1,6 @@
 package sdr_test
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 
@@ -18,7 +17,7 @@ import (
 func BenchmarkCapture(b *testing.B) {
 	tb := start(b, psemu.Config{Channels: [][]complex128{channel(1)}, Noise: 1e-11, CFO: 1e-4, Seed: 1})
 	r := open(b, tb.p)
-	ctx := context.Background()
+	ctx := bounded(b)
 	if err := r.Program(ctx, setup(b, 12, 2, 1)); err != nil {
 		b.Fatal(err)
 	}
@@ -38,7 +37,7 @@ func BenchmarkCapture(b *testing.B) {
 func BenchmarkProgram(b *testing.B) {
 	tb := start(b, psemu.Config{Channels: [][]complex128{channel(1)}, Seed: 1})
 	r := open(b, tb.p)
-	ctx := context.Background()
+	ctx := bounded(b)
 	s := []radio.Setup{setup(b, 12, 2, 1), setup(b, 16, 2, 2)}
 	b.ReportAllocs()
 	i := 0
@@ -63,7 +62,7 @@ func BenchmarkReplayCapture(b *testing.B) {
 	p := tb.p
 	p.Record = rec.Record
 	r := open(b, p)
-	ctx := context.Background()
+	ctx := bounded(b)
 	if err := r.Program(ctx, s); err != nil {
 		b.Fatal(err)
 	}

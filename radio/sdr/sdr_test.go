@@ -153,7 +153,7 @@ func TestOverTheAirIsTheSignalModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx := bounded(t)
 	for _, s := range []radio.Setup{setup(t, 12, 2, 1), setup(t, 16, 1, 2), setup(t, 5, 2, 3)} {
 		if err := r.Program(ctx, s); err != nil {
 			t.Fatal(err)
@@ -194,7 +194,7 @@ func TestNoiseIsConfigured(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx := bounded(t)
 	s := setup(t, 12, 2, 4)
 	r.Program(ctx, s)
 	sim.Program(ctx, s)
@@ -226,7 +226,7 @@ func TestBoardOutage(t *testing.T) {
 	tb := start(t, psemu.Config{Channels: [][]complex128{channel(3)}, Noise: 1e-12, Seed: 3,
 		Outage: psemu.Outage{Board: "bs", AtInterval: 0, For: 400 * time.Millisecond}})
 	r := open(t, tb.p)
-	ctx := context.Background()
+	ctx := bounded(t)
 	if err := r.Program(ctx, setup(t, 8, 2, 5)); err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +272,7 @@ func TestLineFaults(t *testing.T) {
 	}
 	tb := start(t, psemu.Config{BS: faults(1), UE: faults(2), Channels: [][]complex128{channel(4)}, Noise: 1e-12, Seed: 4})
 	r := open(t, tb.p)
-	ctx := context.Background()
+	ctx := bounded(t)
 	for k := range 20 {
 		if err := r.Program(ctx, setup(t, 6+k%3, 2, uint64(k))); err != nil {
 			t.Fatal(err)
@@ -287,7 +287,7 @@ func TestLineFaults(t *testing.T) {
 func TestProgramRejects(t *testing.T) {
 	tb := start(t, psemu.Config{Channels: [][]complex128{channel(5)}, Seed: 5})
 	r := open(t, tb.p)
-	ctx := context.Background()
+	ctx := bounded(t)
 	s := setup(t, 4, 2, 1)
 	s.Pilots = beamforming.Pilots(2, 2*txPower)
 	if err := r.Program(ctx, s); err == nil || !strings.Contains(err.Error(), "pilot") {
@@ -322,7 +322,7 @@ func TestRecordReplay(t *testing.T) {
 	p := tb.p
 	p.Record = rec.Record
 	r := open(t, p)
-	ctx := context.Background()
+	ctx := bounded(t)
 	order := []radio.Setup{a, a, b, a, a, b, a}
 	var live [][]complex128
 	for k, s := range order {
@@ -414,7 +414,7 @@ func equal(a, b []complex128) bool {
 func TestHealth(t *testing.T) {
 	tb := start(t, psemu.Config{Channels: [][]complex128{channel(7)}, Noise: 1e-11, CFO: 3e-4, Seed: 7})
 	r := open(t, tb.p)
-	ctx := context.Background()
+	ctx := bounded(t)
 	if err := r.Program(ctx, setup(t, 8, 2, 1)); err != nil {
 		t.Fatal(err)
 	}
@@ -435,4 +435,12 @@ func TestHealth(t *testing.T) {
 	if _, err := json.Marshal(h); err != nil {
 		t.Error(err)
 	}
+}
+
+// bounded is the test's context: a capture whose burst never arrives fails the test within a
+// minute instead of hanging it.
+func bounded(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
 }

@@ -334,25 +334,29 @@ func (l watched) Accept() (net.Conn, error) {
 	return c, nil
 }
 
-// connected starts a client's stream: bursts queued for no one are dropped, and when the client
-// goes away (a receiver sends nothing, so a read ends only then) next ends the stream at once, so
-// that the next burst goes to the next client instead of into a dead connection.
+// connected starts a client's stream. A receiver sends nothing, so a read ends only when the client
+// goes away: then next ends the stream at once, so that the next burst goes to the next client
+// instead of into a dead connection, and the bursts still queued for the departed client are
+// dropped. (Not when the next client is accepted: it may have connected, and triggered, before the
+// server got round to accepting it.)
 func (a *air) connected(c net.Conn) {
 	gone := make(chan struct{})
 	a.mu.Lock()
 	a.gone = gone
-	for len(a.bursts) > 0 {
-		<-a.bursts
-	}
 	a.mu.Unlock()
 	go func() {
 		var b [64]byte
 		for {
 			if _, err := c.Read(b[:]); err != nil {
-				close(gone)
-				return
+				break
 			}
 		}
+		a.mu.Lock()
+		close(gone)
+		for len(a.bursts) > 0 {
+			<-a.bursts
+		}
+		a.mu.Unlock()
 	}()
 }
 
