@@ -109,25 +109,14 @@ func sameShape(a, b []int) bool {
 func FromDataset(d *dataset.Dataset) *Data {
 	n := d.NB * d.NU
 	out := &Data{NB: d.NB, NU: d.NU}
-	out.H = split(d.H, n)
+	out.H = dataset.Matrices(d.H, n)
 	out.Pos = positions(d.Pos)
 	for i := range d.N {
-		out.Traj = append(out.Traj, split(d.TrajH[i*d.T*n:(i+1)*d.T*n], n))
+		out.Traj = append(out.Traj, dataset.Matrices(d.TrajH[i*d.T*n:(i+1)*d.T*n], n))
 		out.TrajPos = append(out.TrajPos, positions(d.TrajPos[i*d.T*3:(i+1)*d.T*3]))
 	}
-	out.Eval = split(d.EvalH, n)
+	out.Eval = dataset.Matrices(d.EvalH, n)
 	out.EvalPos = positions(d.EvalPos)
-	return out
-}
-
-func split(flat []complex64, n int) [][]complex128 {
-	out := make([][]complex128, len(flat)/n)
-	for i := range out {
-		out[i] = make([]complex128, n)
-		for j, x := range flat[i*n : (i+1)*n] {
-			out[i][j] = complex128(x)
-		}
-	}
 	return out
 }
 

@@ -194,7 +194,7 @@ func covarianceSamples(ctx context.Context, cfg configs.Config, s *sim.Simulator
 		if sh.Data.NB != nb || sh.Data.NU != nu || sh.Data.K == 0 {
 			return nil, fmt.Errorf("estimators.lmmse.dataset: %s holds %d channels of %d x %d, want %d x %d", p, sh.Data.K, sh.Data.NB, sh.Data.NU, nb, nu)
 		}
-		return simradio.Complex128(sh.Data.H, nb*nu), nil
+		return dataset.Matrices(sh.Data.H, nb*nu), nil
 	}
 	pos := cfg.DatasetSpec().Grid.Points()
 	bar := progress.New(progressOut, len(pos), "tracing lmmse covariance")

@@ -197,19 +197,7 @@ func Dataset(path string, nb, nu int) ([][]complex128, error) {
 	if d.NB != nb || d.NU != nu {
 		return nil, fmt.Errorf("simradio: %s holds %d x %d channels, the configured arrays are %d x %d", path, d.NB, d.NU, nb, nu)
 	}
-	return Complex128(d.EvalH, nb*nu), nil
-}
-
-// Complex128 splits flat complex64 samples into matrices of n entries each.
-func Complex128(flat []complex64, n int) [][]complex128 {
-	out := make([][]complex128, len(flat)/n)
-	for i := range out {
-		out[i] = make([]complex128, n)
-		for j, x := range flat[i*n : (i+1)*n] {
-			out[i][j] = complex128(x)
-		}
-	}
-	return out
+	return dataset.Matrices(d.EvalH, nb*nu), nil
 }
 
 func grow(s []complex128, n int) []complex128 {

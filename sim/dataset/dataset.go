@@ -198,6 +198,19 @@ func Generate(ctx context.Context, s *sim.Simulator, spec Spec, total func(n int
 	return d, nil
 }
 
+// Matrices splits flat complex64 samples (a dataset's H, traj_H or eval_H) into matrices of n
+// entries each, widened to complex128.
+func Matrices(flat []complex64, n int) [][]complex128 {
+	out := make([][]complex128, len(flat)/n)
+	for i := range out {
+		out[i] = make([]complex128, n)
+		for j, x := range flat[i*n : (i+1)*n] {
+			out[i][j] = complex128(x)
+		}
+	}
+	return out
+}
+
 func appendC64(dst []complex64, src []complex128) []complex64 {
 	for _, x := range src {
 		dst = append(dst, complex64(x))
