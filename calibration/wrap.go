@@ -77,6 +77,15 @@ func (c *Calibrated) Capture(ctx context.Context, cp *radio.Capture) error {
 }
 func (c *Calibrated) Park(ctx context.Context) error { return c.r.Park(ctx) }
 
+// Health forwards the wrapped radio's health report (nil when it has none), so that calibrating a
+// hardware backend does not hide its boards from the status page.
+func (c *Calibrated) Health() map[string]any {
+	if h, ok := c.r.(interface{ Health() map[string]any }); ok {
+		return h.Health()
+	}
+	return nil
+}
+
 // Weights writes the weights the codes of s form on the calibrated arrays (N_B x M_B into w,
 // N_U x M_U into f): the corrected codes' weights times each element's measured factor e_i, nominal
 // weights for an array without a table. These are what the estimators should assume.

@@ -149,3 +149,19 @@ func TestWrapEdges(t *testing.T) {
 	}()
 	Wrap(r, fromImpairments(beamforming.NewImpairments(7, 1, 1, 0, 1), 6, 3.5e9, made), nil)
 }
+
+// healthy is a radio with a health report, like the sdr backend.
+type healthy struct{ radio.Radio }
+
+func (healthy) Health() map[string]any { return map[string]any{"bs_board": "ok"} }
+
+func TestWrapForwardsHealth(t *testing.T) {
+	r, bsImp, _ := impaired(t, 6)
+	table := fromImpairments(bsImp, 6, 3.5e9, made)
+	if h := Wrap(r, table, nil).(*Calibrated).Health(); h != nil {
+		t.Errorf("a radio without a report: Health = %v, want nil", h)
+	}
+	if h := Wrap(healthy{r}, table, nil).(*Calibrated).Health(); h["bs_board"] != "ok" {
+		t.Errorf("Health = %v, want the wrapped radio's report", h)
+	}
+}
