@@ -371,6 +371,12 @@ func (c *Controller) Step(ctx context.Context) error {
 		if truth, err = c.reference(ctx); err != nil {
 			return err
 		}
+		// A reference swept more than half a coherence interval after the regular capture measures a
+		// channel that has moved on; scoring against it would charge the estimators for the motion.
+		if late := c.ref.Time.Sub(c.capture.Time); c.cfg.Period > 0 && late > c.cfg.Period/2 {
+			c.log.Warn("reference sweep too late to score the interval", "interval", i, "late", late, "coherence_interval", c.cfg.Period)
+			truth = nil
+		}
 	}
 	c.record(i, truth)
 	return nil

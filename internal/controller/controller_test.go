@@ -276,3 +276,42 @@ func TestNewRejectsMismatchedSetup(t *testing.T) {
 		t.Error("no estimators accepted")
 	}
 }
+
+// clocked stamps capture k with t0 + k·step, as if each sweep took step.
+type clocked struct {
+	radio.Radio
+	k    *int
+	step time.Duration
+}
+
+func (c clocked) Capture(ctx context.Context, cp *radio.Capture) error {
+	err := c.Radio.Capture(ctx, cp)
+	*c.k++
+	cp.Time = time.Unix(0, 0).Add(time.Duration(*c.k) * c.step)
+	return err
+}
+
+// A reference sweep later than half a coherence interval after the regular capture is not scored;
+// one in time is.
+func TestLateReferenceSweepIsNotScored(t *testing.T) {
+	const n, period = 6, 100 * time.Millisecond
+	for _, tc := range []struct {
+		step   time.Duration
+		scored int
+	}{{period / 2, n}, {period/2 + time.Millisecond, 0}} {
+		r, setup := testbed(t, 1, 20, true)
+		c, err := New(clocked{r, new(int), tc.step}, []estimator.Estimator{estimator.NewLS()}, &collect{},
+			Config{Run: "t", Setup: setup, ReferenceEvery: 1, Period: period}, quiet())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range n {
+			if err := c.Step(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st := c.Status(); st.Estimators[0].Scored != tc.scored || st.NoNMSE != n-tc.scored {
+			t.Errorf("reference %v after the capture: scored %d, unscored %d; want %d scored", tc.step, st.Estimators[0].Scored, st.NoNMSE, tc.scored)
+		}
+	}
+}
