@@ -1,7 +1,7 @@
 package training
 
 import (
-	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // the graph DSL reads best unqualified
+	. "github.com/gomlx/gomlx/pkg/core/graph"
 )
 
 // cursor hands out a graph's weight nodes in the order newMLP/newLSTM created them.
