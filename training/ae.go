@@ -295,9 +295,13 @@ func (a *Autoencoder) encode(vs [][]float32) ([][]float32, error) {
 	return z, nil
 }
 
-// splitIndices shuffles 0..n-1 with rng and holds out round(n·frac) (at least 1, at most n-1).
+// splitIndices shuffles 0..n-1 with rng and holds out round(n·frac) (at least 1, at most n-1;
+// none for frac 0).
 func splitIndices(rng *rand.Rand, n int, frac float64) (train, val []int) {
 	perm := rng.Perm(n)
+	if frac == 0 {
+		return perm, nil
+	}
 	nv := min(max(int(math.Round(float64(n)*frac)), 1), n-1)
 	return perm[nv:], perm[:nv]
 }
@@ -313,7 +317,7 @@ func pick(from, idx []int) []int {
 func bestVal(hist []EpochLoss) float64 {
 	best := math.Inf(1)
 	for _, h := range hist {
-		best = math.Min(best, h.Val)
+		best = math.Min(best, h.criterion())
 	}
 	return best
 }

@@ -76,6 +76,9 @@ type E2EConfig struct {
 // fit is how one model is fitted (the fields every model's section shares): at most Epochs passes
 // over the training split in batches of Batch with Adam at learning rate LR, stopping after Patience
 // epochs without a better validation loss; ValFraction of the data is held out for validation.
+// The autoencoder alone may have ValFraction 0: with include_eval it is meant to memorise the
+// positions it is evaluated on (the paper's protocol), and a held-out split of other positions
+// would pick an early, under-fitted epoch; the training loss then selects and stops instead.
 type fit struct {
 	Epochs, Batch, Patience int
 	LR, ValFraction         float64
@@ -117,7 +120,9 @@ func (c Config) Validate() error {
 			bad(key+".lr", "want 0 < lr <= 1 (got %g)", f.LR)
 		}
 		positive(key+".patience", f.Patience)
-		if !(f.ValFraction > 0 && f.ValFraction < 1) {
+		switch {
+		case key == "ae" && f.ValFraction == 0: // no validation split: the paper's memorising protocol
+		case !(f.ValFraction > 0 && f.ValFraction < 1):
 			bad(key+".val_fraction", "want 0 < val_fraction < 1 (got %g)", f.ValFraction)
 		}
 	}

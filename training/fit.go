@@ -21,7 +21,16 @@ type Progress func(epoch, epochs int, trainLoss, valLoss float64)
 type EpochLoss struct {
 	Epoch int     `json:"epoch"`
 	Train float64 `json:"train"`
-	Val   float64 `json:"val"`
+	Val   float64 `json:"val,omitempty"` // absent without a validation split
+}
+
+// criterion is what selects the kept weights and stops training: the validation loss, or the
+// training loss when there is no validation split.
+func (e EpochLoss) criterion() float64 {
+	if e.Val == 0 {
+		return e.Train
+	}
+	return e.Val
 }
 
 // Adam's moment decay rates and epsilon (Kingma & Ba's defaults, as PyTorch's).
@@ -128,8 +137,8 @@ func (s *stepper) do(lr float64, batch []*tensors.Tensor) (float64, error) {
 
 // fitModel trains m with Adam on mini-batches of the training split (reshuffled every epoch with a
 // generator seeded by seed), evaluates the validation split after every epoch and calls save with
-// the weights whenever the validation loss improves. It stops after f.Epochs, after f.Patience
-// epochs without improvement, or when ctx is cancelled (then with ctx's error, the last saved
+// the weights whenever the validation loss (the training loss without a validation split)
+// improves. It stops after f.Epochs, after f.Patience epochs without improvement, or when ctx is cancelled (then with ctx's error, the last saved
 // checkpoint being the best so far). m.train holds the best weights on return.
 func fitModel(ctx context.Context, m *model, f fit, seed uint64, log *slog.Logger, w io.Writer, save func(hist []EpochLoss) error) ([]EpochLoss, error) {
 	st, err := newStepper(m)
@@ -174,15 +183,17 @@ func fitModel(ctx context.Context, m *model, f fit, seed uint64, log *slog.Logge
 			bar.Set(s + 1)
 		}
 		bar.Finish()
-		val, err := evaluate(st.eval, st.wts, m.valBatch, m.nVal, batch)
-		if err != nil {
-			return hist, fmt.Errorf("training %s: validation: %w", m.name, err)
+		e := EpochLoss{Epoch: epoch, Train: sum / float64(perEpoch)}
+		if m.nVal > 0 {
+			if e.Val, err = evaluate(st.eval, st.wts, m.valBatch, m.nVal, batch); err != nil {
+				return hist, fmt.Errorf("training %s: validation: %w", m.name, err)
+			}
 		}
-		hist = append(hist, EpochLoss{Epoch: epoch, Train: sum / float64(perEpoch), Val: val})
-		report(epoch, f.Epochs, sum/float64(perEpoch), val)
-		last = fmt.Sprintf("train %.4g, val %.4g", sum/float64(perEpoch), val)
-		if val < best {
-			best, bestEpoch = val, epoch
+		hist = append(hist, e)
+		report(epoch, f.Epochs, e.Train, e.Val)
+		last = fmt.Sprintf("train %.4g, val %.4g", e.Train, e.Val)
+		if c := e.criterion(); c < best {
+			best, bestEpoch = c, epoch
 			if err := m.train.load(st.wts[:len(m.train)]); err != nil {
 				return hist, err
 			}

@@ -548,3 +548,31 @@ func (h cancelHandler) Handle(context.Context, slog.Record) error {
 }
 func (h cancelHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h cancelHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestNoValidationSplit: with ae.val_fraction 0 the autoencoder trains on every channel, records no
+// validation loss and selects on the training loss (the paper's memorising protocol); the trackers
+// still need a split.
+func TestNoValidationSplit(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.AE.Epochs, cfg.AE.ValFraction, cfg.AE.Patience = 4, 0, 4
+	dir := t.TempDir()
+	if _, err := TrainAutoencoder(context.Background(), tinyData(3, 20, 1), cfg, dir, quietLog(), nil); err != nil {
+		t.Fatal(err)
+	}
+	meta, err := readCheckpoint(dir, kindAE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(meta.Losses) != 4 {
+		t.Fatalf("%d epochs recorded, want 4", len(meta.Losses))
+	}
+	for _, e := range meta.Losses {
+		if e.Val != 0 || e.criterion() != e.Train {
+			t.Errorf("epoch %d: val %g, criterion %g; want no validation loss and the training loss %g", e.Epoch, e.Val, e.criterion(), e.Train)
+		}
+	}
+	cfg.Tracker.ValFraction = 0
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "training.tracker.val_fraction") {
+		t.Errorf("tracker.val_fraction 0: %v, want an error naming the key", err)
+	}
+}
