@@ -191,7 +191,10 @@ func fitModel(ctx context.Context, m *model, f fit, seed uint64, log *slog.Logge
 		}
 		hist = append(hist, e)
 		report(epoch, f.Epochs, e.Train, e.Val)
-		last = fmt.Sprintf("train %.4g, val %.4g", e.Train, e.Val)
+		last = fmt.Sprintf("train %.4g", e.Train)
+		if m.nVal > 0 {
+			last += fmt.Sprintf(", val %.4g", e.Val)
+		}
 		if c := e.criterion(); c < best {
 			best, bestEpoch = c, epoch
 			if err := m.train.load(st.wts[:len(m.train)]); err != nil {
