@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,37 +30,38 @@ type filePoint struct {
 	ns          int64
 }
 
-// readLineProtocol parses the file sink's output. The daemon's tags and fields hold no spaces,
-// commas or quotes, so splitting on them is exact here.
+// fieldRE matches one field of a line-protocol field set; string values are quoted and may hold
+// commas and spaces (a failed interval's error).
+var fieldRE = regexp.MustCompile(`([a-z_]+)=("(?:[^"\\]|\\.)*"|[^,]+)`)
+
+// readLineProtocol parses the file sink's output, ignoring comments and a last line without its
+// newline (a write cut short by a kill). The daemon's measurements and tags hold no spaces or commas.
 func readLineProtocol(t *testing.T, path string) []filePoint {
 	t.Helper()
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	var out []filePoint
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
+	for _, line := range strings.Split(string(b[:bytes.LastIndexByte(b, '\n')+1]), "\n") {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		parts := strings.Fields(line)
-		if len(parts) != 3 {
+		head, rest, _ := strings.Cut(line, " ")
+		i := strings.LastIndexByte(rest, ' ')
+		if i < 0 {
 			t.Fatalf("%s: line %q", path, line)
 		}
-		key := strings.Split(parts[0], ",")
+		key := strings.Split(head, ",")
 		p := filePoint{measurement: key[0], tags: map[string]string{}, fields: map[string]string{}}
 		for _, kv := range key[1:] {
 			k, v, _ := strings.Cut(kv, "=")
 			p.tags[k] = v
 		}
-		for _, kv := range strings.Split(parts[1], ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			p.fields[k] = v
+		for _, kv := range fieldRE.FindAllStringSubmatch(rest[:i], -1) {
+			p.fields[kv[1]] = kv[2]
 		}
-		if p.ns, err = strconv.ParseInt(parts[2], 10, 64); err != nil {
+		if p.ns, err = strconv.ParseInt(rest[i+1:], 10, 64); err != nil {
 			t.Fatalf("%s: line %q: %v", path, line, err)
 		}
 		out = append(out, p)

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"log/slog"
 	"math"
 	"net"
-	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -85,48 +82,17 @@ func startPsemu(t *testing.T, cfg configs.Config, ln net.Listener, o psemu.Optio
 	})
 }
 
-// point is one telemetry line: its measurement and fields (values as written).
-type point struct {
-	measurement string
-	fields      map[string]string
-}
-
-var fieldRE = regexp.MustCompile(`([a-z_]+)=("(?:[^"\\]|\\.)*"|[^,]+)`)
-
 // readPoints parses the run's line-protocol file.
-func readPoints(t *testing.T, dir string) []point {
+func readPoints(t *testing.T, dir string) []filePoint {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(dir, "nmse-*.lp"))
 	if len(files) != 1 {
 		t.Fatalf("telemetry files %v, want one", files)
 	}
-	f, err := os.Open(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []point
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		// measurement,tags fields timestamp; tag values here have no spaces.
-		head, rest, _ := strings.Cut(line, " ")
-		fields := rest[:strings.LastIndex(rest, " ")]
-		m, _, _ := strings.Cut(head, ",")
-		p := point{measurement: m, fields: map[string]string{}}
-		for _, kv := range fieldRE.FindAllStringSubmatch(fields, -1) {
-			p.fields[kv[1]] = kv[2]
-		}
-		out = append(out, p)
-	}
-	return out
+	return readLineProtocol(t, files[0])
 }
 
-func interval(t *testing.T, p point) int {
+func interval(t *testing.T, p filePoint) int {
 	t.Helper()
 	n, err := strconv.Atoi(strings.TrimSuffix(p.fields["interval"], "i"))
 	if err != nil {
@@ -149,7 +115,7 @@ func TestOverTheAirWithFaults(t *testing.T) {
 	if err := run(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)), io.Discard); err != nil {
 		t.Fatalf("%v\n%s", err, logs.String())
 	}
-	radio := map[int]point{}
+	radio := map[int]filePoint{}
 	var nmse []int
 	for _, p := range readPoints(t, dir) {
 		switch p.measurement {
@@ -210,7 +176,7 @@ func TestReplayGivesTheSameNMSE(t *testing.T) {
 	base := filepath.Join(dir, "trial")
 	record(t, cfg, base)
 
-	var runs [][]point
+	var runs [][]filePoint
 	for k := range 2 {
 		rcfg := cfg
 		rcfg.Radio.Backend, rcfg.Radio.Replay.Path = configs.BackendReplay, base+".sigmf-meta"

@@ -174,7 +174,7 @@ func TestReloadMovesInfluxDB(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("telemetry files %v", files)
 	}
-	want := readLines(t, files[0])
+	want := readLineProtocol(t, files[0])
 	run := want[0].tags["run"]
 	onA, countA := serverPoints(t, a, run)
 	onB, countB := serverPoints(t, b, run)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -30,61 +28,13 @@ import (
 // series (measurement and tags) and timestamp, so a batch sent again after a lost answer overwrites itself;
 // counting rows per (measurement, estimator, interval) catches both loss and duplicates.
 
-// lpPoint is one line of line protocol, with raw field values (floats round-trip exactly).
-type lpPoint struct {
-	measurement string
-	tags        map[string]string
-	fields      map[string]string
-	ns          int64
-}
-
 // key identifies a point within a run: measurement, estimator (empty for radio) and interval.
-func (p lpPoint) key() string {
+func (p filePoint) key() string {
 	return p.measurement + "/" + p.tags["estimator"] + "/" + strings.TrimSuffix(p.fields["interval"], "i")
 }
 
-// readLines parses a line-protocol file, ignoring comments and a last line without its newline (a write
-// cut short by a kill). The daemon's tags and fields hold no spaces, commas or quotes.
-func readLines(t *testing.T, path string) []lpPoint {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-		b = b[:i+1]
-	}
-	var out []lpPoint
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		parts := strings.Fields(line)
-		if len(parts) != 3 {
-			t.Fatalf("%s: line %q", path, line)
-		}
-		key := strings.Split(parts[0], ",")
-		p := lpPoint{measurement: key[0], tags: map[string]string{}, fields: map[string]string{}}
-		for _, kv := range key[1:] {
-			k, v, _ := strings.Cut(kv, "=")
-			p.tags[k] = v
-		}
-		for _, kv := range strings.Split(parts[1], ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			p.fields[k] = v
-		}
-		if p.ns, err = strconv.ParseInt(parts[2], 10, 64); err != nil {
-			t.Fatalf("%s: line %q: %v", path, line, err)
-		}
-		out = append(out, p)
-	}
-	return out
-}
-
 // fromPoint converts a spooled point to the file's representation.
-func fromPoint(t *testing.T, p telemetry.Point) lpPoint {
+func fromPoint(t *testing.T, p telemetry.Point) filePoint {
 	t.Helper()
 	line, err := telemetry.AppendLine(nil, p)
 	if err != nil {
@@ -95,10 +45,10 @@ func fromPoint(t *testing.T, p telemetry.Point) lpPoint {
 	if err := os.WriteFile(path, append(line, '\n'), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return readLines(t, path)[0]
+	return readLineProtocol(t, path)[0]
 }
 
-// serverPoints reads run's points back through InfluxQL, keyed like lpPoint.key, counting repeats.
+// serverPoints reads run's points back through InfluxQL, keyed like filePoint.key, counting repeats.
 func serverPoints(t *testing.T, srv *influxtest.Server, run string) (map[string]map[string]any, map[string]int) {
 	t.Helper()
 	got, count := map[string]map[string]any{}, map[string]int{}
@@ -120,7 +70,7 @@ func serverPoints(t *testing.T, srv *influxtest.Server, run string) (map[string]
 }
 
 // samePointValues checks that the server's row holds exactly p's tags, fields (floats bit for bit) and time.
-func samePointValues(t *testing.T, p lpPoint, row map[string]any) {
+func samePointValues(t *testing.T, p filePoint, row map[string]any) {
 	t.Helper()
 	if ns, _ := row["time"].(json.Number).Int64(); ns != p.ns {
 		t.Fatalf("%s: time %d on the server, %d acknowledged", p.key(), ns, p.ns)
@@ -150,7 +100,7 @@ func samePointValues(t *testing.T, p lpPoint, row map[string]any) {
 }
 
 // checkRun checks that the server holds exactly want for run: each point once, with want's values.
-func checkRun(t *testing.T, srv *influxtest.Server, run string, want []lpPoint) {
+func checkRun(t *testing.T, srv *influxtest.Server, run string, want []filePoint) {
 	t.Helper()
 	got, count := serverPoints(t, srv, run)
 	for _, p := range want {
@@ -208,7 +158,7 @@ func TestDaemonSpoolInfluxDBRestart(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("telemetry files %v", files)
 	}
-	want := readLines(t, files[0])
+	want := readLineProtocol(t, files[0])
 	if len(want) != 4*intervals {
 		t.Fatalf("file holds %d points, want %d", len(want), 4*intervals)
 	}
@@ -273,7 +223,7 @@ daemon: {status_addr: "", intervals: %d}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		files, _ := filepath.Glob(filepath.Join(lpDir, "nmse-*.lp"))
-		if len(files) == 1 && len(readLines(t, files[0])) >= 400 {
+		if len(files) == 1 && len(readLineProtocol(t, files[0])) >= 400 {
 			break
 		}
 		select {
@@ -292,7 +242,7 @@ daemon: {status_addr: "", intervals: %d}
 		t.Fatalf("daemon exit after SIGKILL: %v", err)
 	}
 	files, _ := filepath.Glob(filepath.Join(lpDir, "nmse-*.lp"))
-	file1 := readLines(t, files[0])
+	file1 := readLineProtocol(t, files[0])
 	run1 := file1[0].tags["run"]
 	spooled, err := telemetry.ReadSpool(spoolDir)
 	if err != nil {
@@ -314,7 +264,7 @@ daemon: {status_addr: "", intervals: %d}
 	// The killed run: every interval from 0 up to the last acknowledged one, each with its 4 points once
 	// (3 estimators + radio); the file's and the spool's points with their values. The newest interval may
 	// lack points whose Add the kill interrupted (never acknowledged); all older ones are whole.
-	acked := map[string]lpPoint{}
+	acked := map[string]filePoint{}
 	for _, p := range file1 {
 		acked[p.key()] = p
 	}
@@ -355,10 +305,10 @@ daemon: {status_addr: "", intervals: %d}
 	t.Logf("killed run: intervals 0..%d on the server, each once", last)
 
 	// The second run, stopped cleanly: exactly its file.
-	var file2 []lpPoint
+	var file2 []filePoint
 	files, _ = filepath.Glob(filepath.Join(lpDir, "nmse-*.lp"))
 	for _, f := range files {
-		if pts := readLines(t, f); len(pts) > 0 && pts[0].tags["run"] != run1 {
+		if pts := readLineProtocol(t, f); len(pts) > 0 && pts[0].tags["run"] != run1 {
 			file2 = pts
 		}
 	}
