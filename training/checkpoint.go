@@ -201,3 +201,38 @@ func absDir(dir string) (string, error) {
 	}
 	return abs, nil
 }
+
+// bound is what the tracker and the E2E model share: the configuration and testbed they were trained
+// for, their normalisation and their checkpoint directory.
+type bound struct {
+	kind   string // kindTracker or kindE2E
+	cfg    Config
+	setup  setupRecord
+	nb, nu int
+	norm   norm
+	dir    string
+}
+
+// loadBound reads dir's checkpoint of kind into a bound model.
+func loadBound(dir, kind string) (bound, *checkpointFile, error) {
+	dir, err := absDir(dir)
+	if err != nil {
+		return bound{}, nil, err
+	}
+	meta, err := readCheckpoint(dir, kind)
+	if err != nil {
+		return bound{}, nil, err
+	}
+	return bound{kind: kind, cfg: meta.Config, setup: *meta.Setup, nb: meta.NB, nu: meta.NU, norm: *meta.Norm, dir: dir}, meta, nil
+}
+
+// Check is nil when the checkpoint fits the testbed s, else an error naming what differs.
+func (b *bound) Check(s Setup) error {
+	if err := b.setup.check(s); err != nil {
+		return fmt.Errorf("%s %s: %w", b.kind, b.dir, err)
+	}
+	return nil
+}
+
+// Dir is the checkpoint directory.
+func (b *bound) Dir() string { return b.dir }

@@ -15,12 +15,8 @@ import (
 // E2E is the end-to-end baseline: x(t) (the normalised pilots, see norm) → LSTM → MLP → the full
 // channel [Re h; Im h]·HScale/||Y||_F (2 N_B N_U outputs: its size grows with the arrays).
 type E2E struct {
-	cfg    Config
-	setup  setupRecord
-	nb, nu int
-	net    params // lstm, out
-	norm   norm
-	dir    string
+	bound
+	net params // lstm, out
 }
 
 func newE2ENet(cfg Config, obs, nb, nu int, rng *rand.Rand) params {
@@ -68,32 +64,16 @@ func TrainE2E(ctx context.Context, d *Data, s Setup, cfg Config, out string, log
 
 // LoadE2E reads an end-to-end checkpoint directory.
 func LoadE2E(dir string) (*E2E, error) {
-	dir, err := absDir(dir)
+	b, meta, err := loadBound(dir, kindE2E)
 	if err != nil {
 		return nil, err
 	}
-	meta, err := readCheckpoint(dir, kindE2E)
-	if err != nil {
-		return nil, err
-	}
-	m := &E2E{cfg: meta.Config, setup: *meta.Setup, nb: meta.NB, nu: meta.NU, norm: *meta.Norm, dir: dir,
-		net: newE2ENet(meta.Config, meta.Setup.MB*meta.Setup.MU, meta.NB, meta.NU, rand.New(rand.NewPCG(0, 0)))}
-	if err := readWeights(dir, m.net); err != nil {
+	m := &E2E{bound: b, net: newE2ENet(meta.Config, meta.Setup.MB*meta.Setup.MU, meta.NB, meta.NU, rand.New(rand.NewPCG(0, 0)))}
+	if err := readWeights(b.dir, m.net); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
-
-// Check is nil when the checkpoint fits the testbed s, else an error naming what differs.
-func (m *E2E) Check(s Setup) error {
-	if err := m.setup.check(s); err != nil {
-		return fmt.Errorf("e2e %s: %w", m.dir, err)
-	}
-	return nil
-}
-
-// Dir is the checkpoint directory.
-func (m *E2E) Dir() string { return m.dir }
 
 // NewSession starts batch-1 inference with zero LSTM state.
 func (m *E2E) NewSession() (*Session, error) {
@@ -115,7 +95,7 @@ func e2eProblem(d *Data, s Setup, cfg Config, log *slog.Logger) (*E2E, *model, e
 	if q.skipped > 0 {
 		log.Warn("training e2e: windows with a no-path channel skipped", "windows", q.skipped)
 	}
-	m := &E2E{cfg: cfg, setup: s.record(), nb: d.NB, nu: d.NU, net: newE2ENet(cfg, q.pm.obs(), d.NB, d.NU, rng)}
+	m := &E2E{bound: bound{kind: kindE2E, cfg: cfg, setup: s.record(), nb: d.NB, nu: d.NU}, net: newE2ENet(cfg, q.pm.obs(), d.NB, d.NU, rng)}
 	q.gainStats(&m.norm)
 	// HScale: 1 / RMS over the training steps of the 2 N_B N_U real entries of h/||Y|| (one seeded
 	// noise draw).

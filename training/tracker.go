@@ -19,14 +19,10 @@ import (
 // autoencoder's decoder d, frozen and stored in the tracker's own checkpoint (weights dec.*), so
 // that a tracker directory is self-contained.
 type Tracker struct {
-	cfg    Config
-	setup  setupRecord
-	nb, nu int
-	net    params // g1, lstm, g2, g3
-	dec    params // the frozen decoder
-	norm   norm
-	dir    string
-	ae     string // the autoencoder checkpoint the decoder came from
+	bound
+	net params // g1, lstm, g2, g3
+	dec params // the frozen decoder
+	ae  string // the autoencoder checkpoint the decoder came from
 }
 
 func newTrackerNet(cfg Config, obs, latent int, rng *rand.Rand) params {
@@ -105,34 +101,19 @@ func (m *Tracker) meta(data string) checkpointFile {
 
 // LoadTracker reads a tracker checkpoint directory (network, frozen decoder, setup, normalisation).
 func LoadTracker(dir string) (*Tracker, error) {
-	dir, err := absDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	meta, err := readCheckpoint(dir, kindTracker)
+	b, meta, err := loadBound(dir, kindTracker)
 	if err != nil {
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(0, 0))
-	m := &Tracker{cfg: meta.Config, setup: *meta.Setup, nb: meta.NB, nu: meta.NU, norm: *meta.Norm, dir: dir, ae: meta.AE,
+	m := &Tracker{bound: b, ae: meta.AE,
 		net: newTrackerNet(meta.Config, meta.Setup.MB*meta.Setup.MU, meta.Config.AE.Latent, rng),
 		dec: newMLP(rng, "dec", meta.Config.AE.decoderSizes(meta.NB, meta.NU))}
-	if err := readWeights(dir, m.net, m.dec); err != nil {
+	if err := readWeights(b.dir, m.net, m.dec); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
-
-// Check is nil when the checkpoint fits the testbed s, else an error naming what differs.
-func (m *Tracker) Check(s Setup) error {
-	if err := m.setup.check(s); err != nil {
-		return fmt.Errorf("tracker %s: %w", m.dir, err)
-	}
-	return nil
-}
-
-// Dir is the checkpoint directory.
-func (m *Tracker) Dir() string { return m.dir }
 
 // trackerProblem builds the tracker and its training problem on d (windows, targets, normalisation).
 func trackerProblem(d *Data, ae *Autoencoder, s Setup, cfg Config, log *slog.Logger) (*Tracker, *model, error) {
@@ -144,7 +125,7 @@ func trackerProblem(d *Data, ae *Autoencoder, s Setup, cfg Config, log *slog.Log
 	if q.skipped > 0 {
 		log.Warn("training tracker: windows with a no-path channel skipped", "windows", q.skipped)
 	}
-	m := &Tracker{cfg: cfg, setup: s.record(), nb: d.NB, nu: d.NU, dec: ae.dec.clone(), ae: ae.dir,
+	m := &Tracker{bound: bound{kind: kindTracker, cfg: cfg, setup: s.record(), nb: d.NB, nu: d.NU}, dec: ae.dec.clone(), ae: ae.dir,
 		net: newTrackerNet(cfg, q.pm.obs(), ae.Latent(), rng)}
 	m.cfg.AE = ae.cfg.AE // the decoder's shape comes from the autoencoder's config
 
