@@ -145,6 +145,9 @@ func readCheckpoint(dir, kind string) (*checkpointFile, error) {
 	if err := json.Unmarshal(text, &meta); err != nil {
 		return nil, fmt.Errorf("training: checkpoint %s: %w", path, err)
 	}
+	if meta.Config.Sequences == "" { // written before the field existed
+		meta.Config.Sequences = SequencesTrajectories
+	}
 	if meta.Kind != kind {
 		return nil, fmt.Errorf("training: checkpoint %s holds a %q model, want %q", path, meta.Kind, kind)
 	}

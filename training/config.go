@@ -16,10 +16,13 @@ import (
 
 // Config is every hyperparameter (the configuration's training section).
 type Config struct {
-	Seed    uint64        `json:"seed"`
-	AE      AEConfig      `json:"ae"`
-	Tracker TrackerConfig `json:"tracker"`
-	E2E     E2EConfig     `json:"e2e"`
+	Seed uint64 `json:"seed"`
+	// Sequences is where the tracker's and the E2E model's training windows come from:
+	// SequencesPositions or SequencesTrajectories.
+	Sequences string        `json:"sequences"`
+	AE        AEConfig      `json:"ae"`
+	Tracker   TrackerConfig `json:"tracker"`
+	E2E       E2EConfig     `json:"e2e"`
 }
 
 // AEConfig is the autoencoder: encoder 2 N_B N_U → Hidden... → Latent, decoder the mirror (ReLU
@@ -125,6 +128,9 @@ func (c Config) Validate() error {
 		case !(f.ValFraction > 0 && f.ValFraction < 1):
 			bad(key+".val_fraction", "want 0 < val_fraction < 1 (got %g)", f.ValFraction)
 		}
+	}
+	if c.Sequences != SequencesPositions && c.Sequences != SequencesTrajectories {
+		bad("sequences", "want %q or %q (got %q)", SequencesPositions, SequencesTrajectories, c.Sequences)
 	}
 	sizes("ae.hidden", c.AE.Hidden, true)
 	positive("ae.latent", c.AE.Latent)

@@ -88,6 +88,10 @@ func (m *E2E) NewSession() (*Session, error) {
 // e2eProblem builds the e2e and its training problem on d (windows, targets, normalisation).
 func e2eProblem(d *Data, s Setup, cfg Config, log *slog.Logger) (*E2E, *model, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0xe2e))
+	d, err := sequenceData(d, cfg.Sequences, cfg.Seed)
+	if err != nil {
+		return nil, nil, fmt.Errorf("training e2e: %w", err)
+	}
 	q, err := newSequences(d, s, cfg.E2E.T, cfg.E2E.ValFraction, rng, cfg.Seed)
 	if err != nil {
 		return nil, nil, fmt.Errorf("training e2e: %w", err)

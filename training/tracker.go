@@ -118,6 +118,10 @@ func LoadTracker(dir string) (*Tracker, error) {
 // trackerProblem builds the tracker and its training problem on d (windows, targets, normalisation).
 func trackerProblem(d *Data, ae *Autoencoder, s Setup, cfg Config, log *slog.Logger) (*Tracker, *model, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7ac))
+	d, err := sequenceData(d, cfg.Sequences, cfg.Seed)
+	if err != nil {
+		return nil, nil, fmt.Errorf("training tracker: %w", err)
+	}
 	q, err := newSequences(d, s, cfg.Tracker.T, cfg.Tracker.ValFraction, rng, cfg.Seed)
 	if err != nil {
 		return nil, nil, fmt.Errorf("training tracker: %w", err)

@@ -1,0 +1,162 @@
+package training
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// Where the trackers' training sequences come from (Config.Sequences).
+const (
+	// SequencesPositions walks the static dataset's positions (the paper's protocol, section V:
+	// "T-length channel sequences following continuous trajectories from the dataset"): every
+	// latent target is the encoding of a channel the autoencoder learned.
+	SequencesPositions = "positions"
+	// SequencesTrajectories takes the dataset's own traced random walks, whose positions the
+	// autoencoder has not seen unless they coincide with its training positions.
+	SequencesTrajectories = "trajectories"
+)
+
+// sequenceData is d with its trajectories replaced by walks over its static positions when
+// source is SequencesPositions (d itself for SequencesTrajectories).
+func sequenceData(d *Data, source string, seed uint64) (*Data, error) {
+	switch source {
+	case SequencesTrajectories:
+		return d, nil
+	case SequencesPositions:
+	default:
+		return nil, fmt.Errorf("training.sequences %q: want %q or %q", source, SequencesPositions, SequencesTrajectories)
+	}
+	if len(d.Traj) == 0 || len(d.Traj[0]) < 2 {
+		return nil, fmt.Errorf("training.sequences positions: the dataset's trajectories set the walks' count, length and speed; it has %d", len(d.Traj))
+	}
+	step := medianStep(d.TrajPos)
+	g, err := newPosGraph(d)
+	if err != nil {
+		return nil, err
+	}
+	out := *d
+	out.Traj, out.TrajPos = nil, nil
+	rng := rand.New(rand.NewPCG(seed, 0x3a1c))
+	for range d.Traj {
+		idx := g.walk(rng, len(d.Traj[0]), step)
+		hs, ps := make([][]complex128, len(idx)), make([][3]float64, len(idx))
+		for k, i := range idx {
+			hs[k], ps[k] = d.H[i], d.Pos[i]
+		}
+		out.Traj, out.TrajPos = append(out.Traj, hs), append(out.TrajPos, ps)
+	}
+	return &out, nil
+}
+
+// medianStep is the median distance between consecutive steps of the trajectories (speed x
+// interval).
+func medianStep(traj [][][3]float64) float64 {
+	var ds []float64
+	for _, tr := range traj {
+		for k := 1; k < len(tr); k++ {
+			ds = append(ds, dist(tr[k], tr[k-1]))
+		}
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}
+
+func dist(a, b [3]float64) float64 {
+	return math.Sqrt((a[0]-b[0])*(a[0]-b[0]) + (a[1]-b[1])*(a[1]-b[1]) + (a[2]-b[2])*(a[2]-b[2]))
+}
+
+// posGraph links every static position with a path to those within 1.5 x the median
+// nearest-neighbour spacing a (on a grid: the 8 neighbours, diagonals at sqrt(2) a).
+type posGraph struct {
+	pos   [][3]float64
+	nodes []int   // positions with a non-zero channel
+	nbrs  [][]int // per position, its neighbours (positions with a path only)
+}
+
+func newPosGraph(d *Data) (*posGraph, error) {
+	g := &posGraph{pos: d.Pos, nbrs: make([][]int, len(d.Pos))}
+	for i, h := range d.H {
+		if !allZero(h) {
+			g.nodes = append(g.nodes, i)
+		}
+	}
+	if len(g.nodes) < 2 {
+		return nil, fmt.Errorf("training.sequences positions: %d static positions with a path, want at least 2", len(g.nodes))
+	}
+	// O(K^2) over a few thousand positions: a fraction of a second, once per training run.
+	nearest := make([]float64, 0, len(g.nodes))
+	for _, i := range g.nodes {
+		m := math.Inf(1)
+		for _, j := range g.nodes {
+			if j != i {
+				m = math.Min(m, dist(d.Pos[i], d.Pos[j]))
+			}
+		}
+		nearest = append(nearest, m)
+	}
+	slices.Sort(nearest)
+	r := 1.5 * nearest[len(nearest)/2]
+	isolated := 0
+	for _, i := range g.nodes {
+		for _, j := range g.nodes {
+			if j != i && dist(d.Pos[i], d.Pos[j]) <= r {
+				g.nbrs[i] = append(g.nbrs[i], j)
+			}
+		}
+		if len(g.nbrs[i]) == 0 {
+			isolated++
+		}
+	}
+	if isolated == len(g.nodes) {
+		return nil, fmt.Errorf("training.sequences positions: no two static positions with a path lie within %.3g m of each other", r)
+	}
+	return g, nil
+}
+
+// walk is a random walk of n steps that travels step metres per interval: it keeps a heading that
+// drifts by about 3 degrees per step, moves to the neighbour best aligned with it once the distance
+// travelled since the last move reaches that neighbour, and turns towards a random neighbour where
+// none lies within 60 degrees of the heading (an edge of the area). Positions repeat while the
+// distance accumulates: on a grid coarser than step the user dwells, as a walker between
+// grid points would be seen at the nearest one.
+func (g *posGraph) walk(rng *rand.Rand, n int, step float64) []int {
+	const drift, maxTurn = 0.05, math.Pi / 3
+	cur := g.nodes[rng.IntN(len(g.nodes))]
+	for len(g.nbrs[cur]) == 0 {
+		cur = g.nodes[rng.IntN(len(g.nodes))]
+	}
+	heading := g.bearing(cur, g.nbrs[cur][rng.IntN(len(g.nbrs[cur]))])
+	out := make([]int, 0, n)
+	var travelled float64
+	for range n {
+		out = append(out, cur)
+		heading += drift * rng.NormFloat64()
+		travelled += step
+		for {
+			next, best := -1, math.Cos(maxTurn)
+			for _, j := range g.nbrs[cur] {
+				if c := math.Cos(g.bearing(cur, j) - heading); c >= best {
+					next, best = j, c
+				}
+			}
+			if next < 0 {
+				next = g.nbrs[cur][rng.IntN(len(g.nbrs[cur]))]
+				heading = g.bearing(cur, next)
+			}
+			d := dist(g.pos[cur], g.pos[next])
+			if travelled < d {
+				break
+			}
+			travelled -= d
+			cur = next
+		}
+	}
+	return out
+}
+
+// bearing is the azimuth from position i to position j.
+func (g *posGraph) bearing(i, j int) float64 {
+	return math.Atan2(g.pos[j][1]-g.pos[i][1], g.pos[j][0]-g.pos[i][0])
+}

@@ -1,0 +1,106 @@
+package training
+
+import (
+	"math"
+	"strings"
+	"testing"
+)
+
+// gridData is a rows x cols grid at spacing a whose channel at (r, c) is the single entry r*cols+c+1
+// (so a channel names its position), with the positions in noPath given an all-zero channel, and
+// one trajectory pair that sets the walks' count (2), length and 0.1 m step.
+func gridData(rows, cols int, a float64, noPath map[int]bool) *Data {
+	d := &Data{NB: 1, NU: 1}
+	for r := range rows {
+		for c := range cols {
+			i := r*cols + c
+			h := []complex128{complex(float64(i+1), 0)}
+			if noPath[i] {
+				h[0] = 0
+			}
+			d.H, d.Pos = append(d.H, h), append(d.Pos, [3]float64{float64(c) * a, float64(r) * a, 1.5})
+		}
+	}
+	for range 2 {
+		var hs [][]complex128
+		var ps [][3]float64
+		for k := range 500 {
+			hs, ps = append(hs, []complex128{1}), append(ps, [3]float64{0.1 * float64(k), 0, 1.5})
+		}
+		d.Traj, d.TrajPos = append(d.Traj, hs), append(d.TrajPos, ps)
+	}
+	return d
+}
+
+func TestSequenceDataWalksPositions(t *testing.T) {
+	const a = 0.25
+	noPath := map[int]bool{5*11 + 5: true, 7: true}
+	d := gridData(101, 11, a, noPath)
+	w, err := sequenceData(d, SequencesPositions, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(w.Traj) != 2 || len(w.Traj[0]) != 500 || len(w.TrajPos[1]) != 500 {
+		t.Fatalf("got %d walks of %d steps, want the dataset's 2 x 500", len(w.Traj), len(w.Traj[0]))
+	}
+	var travelled float64
+	for i, tr := range w.Traj {
+		for k, h := range tr {
+			p := w.TrajPos[i][k]
+			idx := int(math.Round(p[1]/a))*11 + int(math.Round(p[0]/a))
+			if h[0] != complex(float64(idx+1), 0) {
+				t.Fatalf("walk %d step %d at %v carries the channel of position %v, want %d", i, k, p, h[0], idx+1)
+			}
+			if noPath[idx] {
+				t.Fatalf("walk %d step %d visits position %d, which has no path", i, k, idx)
+			}
+			if k == 0 {
+				continue
+			}
+			// a step stays or moves to one of the 8 grid neighbours
+			if s := dist(p, w.TrajPos[i][k-1]); s > math.Sqrt2*a+1e-9 {
+				t.Fatalf("walk %d jumps %.3f m at step %d, want at most sqrt(2) x %.2f m", i, s, k, a)
+			}
+			travelled += dist(p, w.TrajPos[i][k-1])
+		}
+	}
+	// The walks travel 0.1 m per step on average: the odometer loses nothing at turns and holds
+	// back less than one neighbour distance (sqrt(2) a) per walk, under 0.36 m / 499 steps, so
+	// 1 % bounds it.
+	if mean := travelled / (2 * 499); math.Abs(mean-0.1) > 0.001 {
+		t.Errorf("mean speed %.4f m per step, want 0.1 (the dataset trajectories')", mean)
+	}
+	again, err := sequenceData(d, SequencesPositions, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range again.TrajPos[0] {
+		if again.TrajPos[0][k] != w.TrajPos[0][k] {
+			t.Fatalf("step %d differs between two walks with the same seed", k)
+		}
+	}
+	if same, _ := sequenceData(d, SequencesTrajectories, 3); same != d {
+		t.Error("trajectories: want the dataset itself")
+	}
+}
+
+func TestSequenceDataErrors(t *testing.T) {
+	all := map[int]bool{}
+	for i := range 9 {
+		all[i] = i != 4
+	}
+	for _, c := range []struct {
+		name   string
+		d      *Data
+		source string
+		want   string
+	}{
+		{"source", gridData(3, 3, 1, nil), "grid", `training.sequences "grid"`},
+		{"one position with a path", gridData(3, 3, 1, all), SequencesPositions, "1 static positions with a path"},
+		{"no trajectories", &Data{NB: 1, NU: 1}, SequencesPositions, "the dataset's trajectories set"},
+	} {
+		if _, err := sequenceData(c.d, c.source, 1); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want an error containing %q", c.name, err, c.want)
+		}
+	}
+}
