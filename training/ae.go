@@ -27,10 +27,10 @@ type Autoencoder struct {
 	enc, dec params
 	dir      string
 
-	mu      sync.Mutex // guards the encoder's executable, weights and scratch
-	encExec *Exec
-	encW    []*tensors.Tensor
-	v       []float32
+	mu               sync.Mutex // guards the executables, their weights and scratch
+	encExec, decExec *Exec
+	encW, decW       []*tensors.Tensor
+	v                []float32
 }
 
 func (c AEConfig) encoderSizes(nb, nu int) []int {
@@ -250,20 +250,63 @@ func (a *Autoencoder) encodeAll(vs [][]float32) ([][]float32, error) {
 }
 
 // ensureEncoder compiles e and uploads its weights once; a.mu is held.
-func (a *Autoencoder) ensureEncoder() error {
-	if a.encExec != nil {
-		return nil
+func (a *Autoencoder) ensureEncoder() (err error) {
+	if a.encExec == nil {
+		a.encExec, a.encW, err = mlpExec(a.enc, "encoder")
 	}
+	return err
+}
+
+// mlpExec compiles the MLP of ps as a function of its input batch and copies its weights.
+func mlpExec(ps params, what string) (*Exec, []*tensors.Tensor, error) {
 	b, err := backend()
+	if err != nil {
+		return nil, nil, err
+	}
+	n := len(ps)
+	e, err := NewExec(b, func(in []*Node) *Node { return mlp(&cursor{in[:n]}, in[n], n/2) })
+	if err != nil {
+		return nil, nil, fmt.Errorf("training: %s: %w", what, err)
+	}
+	return e, ps.tensors(), nil
+}
+
+// Reconstruct writes f^-1(d(e(f(h))), alpha, beta) into hhat with f's true alpha and beta: the
+// autoencoder alone, the ceiling of any tracker that drives its decoder. Calls are serialised.
+func (a *Autoencoder) Reconstruct(h, hhat []complex128) error {
+	n := a.nb * a.nu
+	if len(h) != n || len(hhat) != n {
+		return fmt.Errorf("training: Reconstruct of %d entries into %d, want %d x %d", len(h), len(hhat), a.nb, a.nu)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.ensureEncoder(); err != nil {
+		return err
+	}
+	if a.decExec == nil {
+		var err error
+		if a.decExec, a.decW, err = mlpExec(a.dec, "decoder"); err != nil {
+			return err
+		}
+	}
+	v := make([]float32, 2*n)
+	alpha, beta := Preprocess(h, v)
+	z, err := a.encode([][]float32{v})
 	if err != nil {
 		return err
 	}
-	ne := len(a.enc)
-	e, err := NewExec(b, func(in []*Node) *Node { return mlp(&cursor{in[:ne]}, in[ne], ne/2) })
-	if err != nil {
-		return fmt.Errorf("training: encoder: %w", err)
+	args := make([]any, 0, len(a.decW)+1)
+	for _, t := range a.decW {
+		args = append(args, t)
 	}
-	a.encExec, a.encW = e, a.enc.tensors()
+	out, err := a.decExec.Exec(append(args, tensors.FromFlatDataAndDimensions(z[0], 1, len(z[0])))...)
+	if err != nil {
+		return fmt.Errorf("training: decode: %w", err)
+	}
+	if err := readInto(out[0], v); err != nil {
+		return fmt.Errorf("training: decode: %w", err)
+	}
+	Postprocess(v, alpha, beta, hhat)
 	return nil
 }
 

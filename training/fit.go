@@ -150,7 +150,11 @@ func fitModel(ctx context.Context, m *model, f fit, seed uint64, log *slog.Logge
 	perEpoch := m.nTrain / batch
 	rng := rand.New(rand.NewPCG(seed, 0xf17))
 	report := Progress(func(epoch, epochs int, tl, vl float64) {
-		log.Info("epoch", "model", m.name, "epoch", epoch, "of", epochs, "train_loss", tl, "val_loss", vl)
+		attrs := []any{"model", m.name, "epoch", epoch, "of", epochs, "train_loss", tl}
+		if m.nVal > 0 {
+			attrs = append(attrs, "val_loss", vl)
+		}
+		log.Info("epoch", attrs...)
 	})
 
 	best, bestEpoch := math.Inf(1), 0

@@ -1,7 +1,6 @@
 package training
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -9,8 +8,6 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	. "github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/cctrack/cctrack/estimator"
 
@@ -126,49 +123,15 @@ func tinyConfig() Config {
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// decoderExec returns d as a batch-1 function of a latent into v (for evaluation and tests).
-func (a *Autoencoder) decoderExec() (func(z, v []float32), error) {
-	b, err := backend()
-	if err != nil {
-		return nil, err
-	}
-	nd := len(a.dec)
-	e, err := NewExec(b, func(in []*Node) *Node { return mlp(&cursor{in[:nd]}, in[nd], nd/2) })
-	if err != nil {
-		return nil, fmt.Errorf("training: decoder: %w", err)
-	}
-	w := a.dec.tensors()
-	return func(z, v []float32) {
-		args := []any{}
-		for _, t := range w {
-			args = append(args, t)
-		}
-		args = append(args, tensors.FromFlatDataAndDimensions(append([]float32(nil), z...), 1, len(z)))
-		out := e.MustExec(args...)
-		if err := readInto(out[0], v); err != nil {
-			panic(err)
-		}
-	}, nil
-}
-
 // aeNMSE is the mean NMSE (dB) of f^-1(d(e(f(h)))) over hs: the autoencoder alone, with the true
 // alpha and beta.
 func aeNMSE(t testing.TB, a *Autoencoder, hs [][]complex128) float64 {
 	var m estimator.Mean
-	dec, err := a.decoderExec()
-	if err != nil {
-		t.Fatal(err)
-	}
-	z := make([]float32, a.Latent())
-	v := make([]float32, 2*len(hs[0]))
 	hhat := make([]complex128, len(hs[0]))
 	for _, h := range hs {
-		al, be, err := a.Encode(h, z)
-		if err != nil {
+		if err := a.Reconstruct(h, hhat); err != nil {
 			t.Fatal(err)
 		}
-		dec(z, v)
-		Postprocess(v, al, be, hhat)
 		m.Add(estimator.NMSE(h, hhat))
 	}
 	return m.DB()

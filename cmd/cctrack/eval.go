@@ -68,7 +68,8 @@ type evalTrajectory struct {
 	Intervals int    `json:"intervals"`
 	Scored    int    `json:"intervals_scored"`
 	// Distances from each trajectory position to the nearest training position (m): the static
-	// positions the autoencoder trains on (H) and the trajectory samples the trackers train on.
+	// positions the autoencoder trains on (H) and the positions the trackers' training sequences
+	// visit (the static ones with training.sequences: positions).
 	MedianToStaticM float64 `json:"median_distance_to_static_m"`
 	MaxToStaticM    float64 `json:"max_distance_to_static_m"`
 	MedianToTrajM   float64 `json:"median_distance_to_training_trajectories_m"`
@@ -77,9 +78,12 @@ type evalTrajectory struct {
 
 // latentPath describes s(t) along the trajectory: Roughness = mean_t ||s(t+1) - s(t)|| /
 // max_t ||s(t) - s(0)||, the typical step relative to how far the path gets (small: smooth).
+// ReconstructionDB is the autoencoder alone on the true channels (f^-1(d(e(f(H)))) with the true
+// alpha and beta, mean NMSE per estimator.Mean): the floor of the trackers that use its decoder.
 type latentPath struct {
-	Roughness float64 `json:"roughness"`
-	MaxDist   float64 `json:"max_distance"`
+	Roughness        float64 `json:"roughness"`
+	MaxDist          float64 `json:"max_distance"`
+	ReconstructionDB float64 `json:"reconstruction_nmse_db"`
 }
 
 func evalCmd(ctx context.Context, args []string, stderr io.Writer, log *slog.Logger) error {
@@ -243,7 +247,11 @@ func (ev *evaluation) trajectory(ctx context.Context, shift *geom.Vec3) error {
 	}
 	ev.traj.Intervals = len(ev.chans)
 	ev.traj.MedianToStaticM, ev.traj.MaxToStaticM = nearestStats(pos, vecs(ev.data.Pos))
-	ev.traj.MedianToTrajM, ev.traj.MaxToTrajM = nearestStats(pos, vecs(slices.Concat(ev.data.TrajPos...)))
+	seqPos := slices.Concat(ev.data.TrajPos...)
+	if ev.cfg.Training.Sequences == training.SequencesPositions { // the trackers walked the static positions
+		seqPos = ev.data.Pos
+	}
+	ev.traj.MedianToTrajM, ev.traj.MaxToTrajM = nearestStats(pos, vecs(seqPos))
 	ev.log.Info("evaluation trajectory", "kind", ev.traj.Kind, "intervals", len(ev.chans),
 		"median_distance_to_static_m", ev.traj.MedianToStaticM, "median_distance_to_training_trajectories_m", ev.traj.MedianToTrajM)
 	return nil
@@ -365,6 +373,9 @@ func (ev *evaluation) run(ctx context.Context) (evalSummary, error) {
 	if len(ev.latentStats) > 0 {
 		sum.Latent = ev.latentStats
 	}
+	for name, l := range ev.latentStats {
+		ev.log.Info("eval: the autoencoder alone (true alpha, beta)", "autoencoder", name, "nmse_db", fmt.Sprintf("%.2f", l.ReconstructionDB))
+	}
 	return sum, nil
 }
 
@@ -410,7 +421,7 @@ func (s *nmseSink) Add(points ...telemetry.Point) {
 }
 
 // latentPaths encodes the true channels along the trajectory with each autoencoder present:
-// ||s(t) - s(0)|| (paper Fig. 4), from the first interval with a channel.
+// ||s(t) - s(0)|| (paper Fig. 4), from the first interval with a channel, and reconstructs them.
 func (ev *evaluation) latentPaths() error {
 	ev.latent, ev.latentStats = map[string][]float64{}, map[string]latentPath{}
 	for _, name := range []string{modelAE, modelAENoTC} {
@@ -422,6 +433,8 @@ func (ev *evaluation) latentPaths() error {
 		var s0, prev, s []float32
 		var steps, maxD float64
 		var nsteps int
+		var recon estimator.Mean
+		hhat := make([]complex128, len(ev.chans[0]))
 		for t, h := range ev.chans {
 			dist[t] = math.NaN()
 			if isZero(h) { // no path: nothing to encode
@@ -432,6 +445,10 @@ func (ev *evaluation) latentPaths() error {
 			if _, _, err := ae.Encode(h, s); err != nil {
 				return fmt.Errorf("eval: %s: encode interval %d: %w", name, t, err)
 			}
+			if err := ae.Reconstruct(h, hhat); err != nil {
+				return fmt.Errorf("eval: %s: reconstruct interval %d: %w", name, t, err)
+			}
+			recon.Add(estimator.NMSE(h, hhat))
 			if s0 == nil {
 				s0 = s
 			}
@@ -445,7 +462,7 @@ func (ev *evaluation) latentPaths() error {
 		}
 		ev.latent[name] = dist
 		if nsteps > 0 && maxD > 0 {
-			ev.latentStats[name] = latentPath{Roughness: steps / float64(nsteps) / maxD, MaxDist: maxD}
+			ev.latentStats[name] = latentPath{Roughness: steps / float64(nsteps) / maxD, MaxDist: maxD, ReconstructionDB: recon.DB()}
 		}
 	}
 	return nil

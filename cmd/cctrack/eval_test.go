@@ -24,7 +24,7 @@ import (
 // plumbing.
 func tinyTraining() training.Config {
 	var c training.Config
-	c.Seed = 3
+	c.Seed, c.Sequences = 3, training.SequencesPositions
 	c.AE = training.AEConfig{Hidden: []int{24}, Latent: 4, Lambda: 1, LatentNoise: 0.01,
 		Epochs: 3, Batch: 8, LR: 3e-3, Patience: 2, ValFraction: 0.25}
 	c.Tracker = training.TrackerConfig{G1: []int{12}, LSTMLayers: 1, LSTMHidden: 8, T: 8, LambdaAlpha: 1, LambdaBeta: 1,
@@ -175,8 +175,14 @@ func TestEval(t *testing.T) {
 		if tr, _ := sum["trajectory"].(map[string]any); tr["kind"] != "evaluation" || tr["intervals"] != 16.0 {
 			t.Errorf("summary trajectory %v", tr)
 		}
-		if lat, _ := sum["latent"].(map[string]any); len(lat) != 2 {
+		lat, _ := sum["latent"].(map[string]any)
+		if len(lat) != 2 {
 			t.Errorf("summary latent %v, want both autoencoders", lat)
+		}
+		for name, l := range lat {
+			if r, ok := l.(map[string]any)["reconstruction_nmse_db"].(float64); !ok || math.IsNaN(r) || r > 10 {
+				t.Errorf("summary latent.%s.reconstruction_nmse_db = %v, want a finite NMSE", name, l)
+			}
 		}
 		checkPNG(t, filepath.Join(out, "nmse-tiny.png"))
 		checkPNG(t, filepath.Join(out, "latent-tiny.png"))
