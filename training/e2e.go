@@ -27,8 +27,8 @@ func newE2ENet(cfg Config, obs, nb, nu int, rng *rand.Rand) params {
 
 func (m *E2E) forward(w []*Node, x *Node, h0, c0 []*Node) (*Node, []*Node, []*Node) {
 	cur := &cursor{w}
-	xs, h, c := lstm(cur, steps(x), h0, c0)
-	return mlp(cur, stack(xs), len(m.cfg.E2E.Hidden)+1), h, c
+	out, h, c := lstm(cur, x, h0, c0)
+	return mlp(cur, out, len(m.cfg.E2E.Hidden)+1), h, c
 }
 
 // TrainE2E trains the end-to-end baseline on T-step windows of d's trajectories with pilots
@@ -88,7 +88,7 @@ func (m *E2E) NewSession() (*Session, error) {
 // e2eProblem builds the e2e and its training problem on d (windows, targets, normalisation).
 func e2eProblem(d *Data, s Setup, cfg Config, log *slog.Logger) (*E2E, *model, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0xe2e))
-	d, err := sequenceData(d, cfg.Sequences, cfg.Seed)
+	d, err := sequenceData(d, cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("training e2e: %w", err)
 	}

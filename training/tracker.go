@@ -39,14 +39,7 @@ func newTrackerNet(cfg Config, obs, latent int, rng *rand.Rand) params {
 func (m *Tracker) forward(w []*Node, x *Node, h0, c0 []*Node) (s, ab *Node, h, c []*Node) {
 	cfg := m.cfg.Tracker
 	cur := &cursor{w}
-	xs := steps(x)
-	g1 := cur.nodes
-	for t := range xs {
-		cur.nodes = g1 // g1 is applied to every step with the same weights
-		xs[t] = mlp(cur, xs[t], len(cfg.G1))
-	}
-	xs, h, c = lstm(cur, xs, h0, c0)
-	out := stack(xs)
+	out, h, c := lstm(cur, mlp(cur, x, len(cfg.G1)), h0, c0) // g1 on all steps at once
 	return mlp(cur, out, len(cfg.G2)+1), mlp(cur, out, len(cfg.G3)+1), h, c
 }
 
@@ -118,7 +111,7 @@ func LoadTracker(dir string) (*Tracker, error) {
 // trackerProblem builds the tracker and its training problem on d (windows, targets, normalisation).
 func trackerProblem(d *Data, ae *Autoencoder, s Setup, cfg Config, log *slog.Logger) (*Tracker, *model, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7ac))
-	d, err := sequenceData(d, cfg.Sequences, cfg.Seed)
+	d, err := sequenceData(d, cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("training tracker: %w", err)
 	}

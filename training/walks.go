@@ -18,9 +18,12 @@ const (
 	SequencesTrajectories = "trajectories"
 )
 
-// sequenceData is d with its trajectories replaced by walks over its static positions when
-// source is SequencesPositions (d itself for SequencesTrajectories).
-func sequenceData(d *Data, source string, seed uint64) (*Data, error) {
+// sequenceData is d with its trajectories replaced, for SequencesPositions, by walks over the
+// positions the autoencoder trains on: the static ones and, with include_eval, the evaluation
+// walk's (in the paper the evaluation walk is made of dataset positions, so its training sequences
+// may pass along it). For SequencesTrajectories it is d itself.
+func sequenceData(d *Data, cfg Config) (*Data, error) {
+	source := cfg.Sequences
 	switch source {
 	case SequencesTrajectories:
 		return d, nil
@@ -32,18 +35,22 @@ func sequenceData(d *Data, source string, seed uint64) (*Data, error) {
 		return nil, fmt.Errorf("training.sequences positions: the dataset's trajectories set the walks' count, length and speed; it has %d", len(d.Traj))
 	}
 	step := medianStep(d.TrajPos)
-	g, err := newPosGraph(d)
+	chans, pos := d.H, d.Pos
+	if cfg.AE.IncludeEval {
+		chans, pos = slices.Concat(d.H, d.Eval), slices.Concat(d.Pos, d.EvalPos)
+	}
+	g, err := newPosGraph(chans, pos)
 	if err != nil {
 		return nil, err
 	}
 	out := *d
 	out.Traj, out.TrajPos = nil, nil
-	rng := rand.New(rand.NewPCG(seed, 0x3a1c))
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x3a1c))
 	for range d.Traj {
 		idx := g.walk(rng, len(d.Traj[0]), step)
 		hs, ps := make([][]complex128, len(idx)), make([][3]float64, len(idx))
 		for k, i := range idx {
-			hs[k], ps[k] = d.H[i], d.Pos[i]
+			hs[k], ps[k] = chans[i], pos[i]
 		}
 		out.Traj, out.TrajPos = append(out.Traj, hs), append(out.TrajPos, ps)
 	}
@@ -71,13 +78,14 @@ func dist(a, b [3]float64) float64 {
 // nearest-neighbour spacing a (on a grid: the 8 neighbours, diagonals at sqrt(2) a).
 type posGraph struct {
 	pos   [][3]float64
+	r     float64 // the neighbourhood radius
 	nodes []int   // positions with a non-zero channel
 	nbrs  [][]int // per position, its neighbours (positions with a path only)
 }
 
-func newPosGraph(d *Data) (*posGraph, error) {
-	g := &posGraph{pos: d.Pos, nbrs: make([][]int, len(d.Pos))}
-	for i, h := range d.H {
+func newPosGraph(chans [][]complex128, pos [][3]float64) (*posGraph, error) {
+	g := &posGraph{pos: pos, nbrs: make([][]int, len(pos))}
+	for i, h := range chans {
 		if !allZero(h) {
 			g.nodes = append(g.nodes, i)
 		}
@@ -91,17 +99,18 @@ func newPosGraph(d *Data) (*posGraph, error) {
 		m := math.Inf(1)
 		for _, j := range g.nodes {
 			if j != i {
-				m = math.Min(m, dist(d.Pos[i], d.Pos[j]))
+				m = math.Min(m, dist(pos[i], pos[j]))
 			}
 		}
 		nearest = append(nearest, m)
 	}
 	slices.Sort(nearest)
-	r := 1.5 * nearest[len(nearest)/2]
+	g.r = 1.5 * nearest[len(nearest)/2]
+	r := g.r
 	isolated := 0
 	for _, i := range g.nodes {
 		for _, j := range g.nodes {
-			if j != i && dist(d.Pos[i], d.Pos[j]) <= r {
+			if j != i && dist(pos[i], pos[j]) <= r {
 				g.nbrs[i] = append(g.nbrs[i], j)
 			}
 		}
@@ -116,9 +125,11 @@ func newPosGraph(d *Data) (*posGraph, error) {
 }
 
 // walk is a random walk of n steps that travels step metres per interval: it keeps a heading that
-// drifts by about 3 degrees per step, moves to the neighbour best aligned with it once the distance
-// travelled since the last move reaches that neighbour, and turns towards a random neighbour where
-// none lies within 60 degrees of the heading (an edge of the area). Positions repeat while the
+// drifts by about 3 degrees per step and moves, once the distance travelled since the last move
+// reaches it, to the neighbour within 60 degrees of the heading that maximises
+// cos(bearing - heading) - d/(2r) (well aligned, and the nearest of several in line, where
+// positions of different spacings mix); where none lies within 60 degrees (an edge of the area) it
+// turns towards a random neighbour. Positions repeat while the
 // distance accumulates: on a grid coarser than step the user dwells, as a walker between
 // grid points would be seen at the nearest one.
 func (g *posGraph) walk(rng *rand.Rand, n int, step float64) []int {
@@ -135,10 +146,11 @@ func (g *posGraph) walk(rng *rand.Rand, n int, step float64) []int {
 		heading += drift * rng.NormFloat64()
 		travelled += step
 		for {
-			next, best := -1, math.Cos(maxTurn)
+			next, best := -1, math.Inf(-1)
 			for _, j := range g.nbrs[cur] {
-				if c := math.Cos(g.bearing(cur, j) - heading); c >= best {
-					next, best = j, c
+				c := math.Cos(g.bearing(cur, j) - heading)
+				if score := c - dist(g.pos[cur], g.pos[j])/(2*g.r); c >= math.Cos(maxTurn) && score > best {
+					next, best = j, score
 				}
 			}
 			if next < 0 {

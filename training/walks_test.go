@@ -36,7 +36,7 @@ func TestSequenceDataWalksPositions(t *testing.T) {
 	const a = 0.25
 	noPath := map[int]bool{5*11 + 5: true, 7: true}
 	d := gridData(101, 11, a, noPath)
-	w, err := sequenceData(d, SequencesPositions, 3)
+	w, err := sequenceData(d, Config{Seed: 3, Sequences: SequencesPositions})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestSequenceDataWalksPositions(t *testing.T) {
 	if mean := travelled / (2 * 499); math.Abs(mean-0.1) > 0.001 {
 		t.Errorf("mean speed %.4f m per step, want 0.1 (the dataset trajectories')", mean)
 	}
-	again, err := sequenceData(d, SequencesPositions, 3)
+	again, err := sequenceData(d, Config{Seed: 3, Sequences: SequencesPositions})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestSequenceDataWalksPositions(t *testing.T) {
 			t.Fatalf("step %d differs between two walks with the same seed", k)
 		}
 	}
-	if same, _ := sequenceData(d, SequencesTrajectories, 3); same != d {
+	if same, _ := sequenceData(d, Config{Seed: 3, Sequences: SequencesTrajectories}); same != d {
 		t.Error("trajectories: want the dataset itself")
 	}
 }
@@ -99,8 +99,40 @@ func TestSequenceDataErrors(t *testing.T) {
 		{"one position with a path", gridData(3, 3, 1, all), SequencesPositions, "1 static positions with a path"},
 		{"no trajectories", &Data{NB: 1, NU: 1}, SequencesPositions, "the dataset's trajectories set"},
 	} {
-		if _, err := sequenceData(c.d, c.source, 1); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := sequenceData(c.d, Config{Seed: 1, Sequences: c.source}); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %v, want an error containing %q", c.name, err, c.want)
+		}
+	}
+}
+
+// With include_eval the walks also visit the evaluation walk's positions (the autoencoder's
+// training set), here 0.1 m apart along a grid column; without it they never do.
+func TestSequenceDataIncludeEval(t *testing.T) {
+	const a = 0.25
+	d := gridData(101, 11, a, nil)
+	for k := range 200 {
+		d.Eval = append(d.Eval, []complex128{complex(-float64(k+1), 0)})
+		d.EvalPos = append(d.EvalPos, [3]float64{5 * a, 0.05 + 0.1*float64(k), 1.5})
+	}
+	for _, include := range []bool{false, true} {
+		cfg := Config{Seed: 5, Sequences: SequencesPositions, AE: AEConfig{IncludeEval: include}}
+		w, err := sequenceData(d, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		visits := 0
+		for i, tr := range w.Traj {
+			for k, h := range tr {
+				if real(h[0]) < 0 {
+					visits++
+					if p := d.EvalPos[int(-real(h[0]))-1]; p != w.TrajPos[i][k] {
+						t.Fatalf("walk %d step %d at %v carries the channel of evaluation position %v", i, k, w.TrajPos[i][k], p)
+					}
+				}
+			}
+		}
+		if include != (visits > 0) {
+			t.Errorf("include_eval %v: %d steps on evaluation positions", include, visits)
 		}
 	}
 }
