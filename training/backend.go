@@ -9,7 +9,10 @@ package training
 //  2. Gradients of Dot/DotGeneral: the stock VJP builds a broadcast multiply + reduce (a paper-size
 //     autoencoder step took ~3.2 s); dotGeneralVJP expresses both adjoints as DotGeneral products
 //     (~0.26 s). It is installed once, before any graph is built (TestDotGeneralVJP guards it).
-//  3. Dense weights are stored [out, in] and contracted on x's last axis with the weight's axis 1
+//  3. Gradient of Slice: the stock VJP pads the adjoint with zeros (Pad), an op the pure-Go backend
+//     lacks; sliceVJP concatenates zero blocks instead (TestSliceVJP guards it). The LSTM needs it
+//     to slice its fused gates and its hoisted input projections (nets.go).
+//  4. Dense weights are stored [out, in] and contracted on x's last axis with the weight's axis 1
 //     (as PyTorch's Linear): the pure-Go DotGeneral copies/transposes an operand on every call
 //     unless its axes are already in [batch, cross, contracting] order.
 
@@ -30,9 +33,9 @@ import (
 const defaultBackendConfig = simplego.BackendName + ":ops_sequential"
 
 // backend is the one process-wide backend (a backend owns a worker pool and buffer pools, so models
-// share it). The first call fixes it; the Dot VJP override is installed before it is returned.
+// share it). The first call fixes it; the VJP overrides are installed before it is returned.
 var backend = sync.OnceValues(func() (backends.Backend, error) {
-	installDotVJP()
+	installVJPs()
 	config := defaultBackendConfig
 	if env, ok := os.LookupEnv(backends.ConfigEnvVar); ok && env != "" {
 		config = env
@@ -61,11 +64,15 @@ func backendSource() string {
 	return "the default"
 }
 
-var installDotVJPOnce sync.Once
+var installVJPsOnce sync.Once
 
-// installDotVJP replaces the VJPs of Dot and DotGeneral by dotGeneralVJP. It is idempotent.
-func installDotVJP() {
-	installDotVJPOnce.Do(func() {
+// installVJPs replaces the VJPs of Dot and DotGeneral by dotGeneralVJP and that of Slice by
+// sliceVJP. It is idempotent.
+func installVJPs() {
+	installVJPsOnce.Do(func() {
+		VJPRegistration[NodeTypeSlice] = func(node *Node, v []*Node, _ shapes.Shape) []*Node {
+			return []*Node{sliceVJP(node, v[0])}
+		}
 		VJPRegistration[NodeTypeDot] = func(node *Node, v []*Node, _ shapes.Shape) []*Node {
 			return dotVJP(node, v[0])
 		}
@@ -92,30 +99,67 @@ func dotVJP(node, v *Node) []*Node {
 	panic(fmt.Sprintf("training: Dot of ranks %d and %d has no gradient", lhs.Rank(), rhs.Rank()))
 }
 
+// sliceVJP is the adjoint of y = Slice(x) (unit strides): v placed where y came from, zeros
+// elsewhere, built per sliced axis as Concatenate([0 (start), v, 0 (dim - limit)]) since the pure-Go
+// backend has no Pad. Strided slices panic: no model uses them.
+func sliceVJP(node, v *Node) *Node {
+	starts, limits, strides := nodeInts(node, "Slice", "starts"), nodeInts(node, "Slice", "limits"), nodeInts(node, "Slice", "strides")
+	x := node.Inputs()[0]
+	dims := x.Shape().Dimensions
+	for axis := range dims {
+		if strides[axis] > 1 {
+			panic(fmt.Sprintf("training: Slice with stride %d on axis %d has no gradient (no model uses strided slices)", strides[axis], axis))
+		}
+		if starts[axis] == 0 && limits[axis] == dims[axis] {
+			continue
+		}
+		parts := make([]*Node, 0, 3)
+		zeros := func(n int) *Node {
+			s := v.Shape().Clone()
+			s.Dimensions[axis] = n
+			return Zeros(v.Graph(), s)
+		}
+		if starts[axis] > 0 {
+			parts = append(parts, zeros(starts[axis]))
+		}
+		parts = append(parts, v)
+		if limits[axis] < dims[axis] {
+			parts = append(parts, zeros(dims[axis]-limits[axis]))
+		}
+		v = Concatenate(parts, axis)
+	}
+	return v
+}
+
 // dotGeneralAxes reads the contracting and batch axes of a DotGeneral node. GoMLX keeps them in
 // unexported fields; reflection reads (never writes) them. A rename in GoMLX panics here, and
 // TestDotGeneralVJP fails.
 func dotGeneralAxes(node *Node) (lc, lb, rc, rb []int) {
+	ints := func(name string) []int { return nodeInts(node, "DotGeneral", name) }
+	return ints("lhsContractingAxes"), ints("lhsBatchAxes"), ints("rhsContractingAxes"), ints("rhsBatchAxes")
+}
+
+// nodeInts reads the []int parameter field of an op's node (op names the op in the panic). GoMLX
+// keeps node parameters in unexported fields; reflection reads (never writes) them. A rename in
+// GoMLX panics here, and the VJP tests (TestDotGeneralVJP, TestSliceVJP) fail.
+func nodeInts(node *Node, op, field string) []int {
 	in := reflect.ValueOf(node).Elem().FieldByName("inputs")
 	if !in.IsValid() || in.IsNil() {
-		panic("training: GoMLX Node has no inputs field: the DotGeneral VJP override needs updating")
+		panic("training: GoMLX Node has no inputs field: the " + op + " VJP override needs updating")
 	}
 	p := in.Elem()
 	if p.Kind() == reflect.Pointer {
 		p = p.Elem()
 	}
-	ints := func(name string) []int {
-		f := p.FieldByName(name)
-		if !f.IsValid() || f.Kind() != reflect.Slice {
-			panic("training: GoMLX DotGeneral inputs lack " + name + ": the VJP override needs updating")
-		}
-		out := make([]int, f.Len())
-		for i := range out {
-			out[i] = int(f.Index(i).Int())
-		}
-		return out
+	f := p.FieldByName(field)
+	if !f.IsValid() || f.Kind() != reflect.Slice {
+		panic("training: GoMLX " + op + " inputs lack " + field + ": the VJP override needs updating")
 	}
-	return ints("lhsContractingAxes"), ints("lhsBatchAxes"), ints("rhsContractingAxes"), ints("rhsBatchAxes")
+	out := make([]int, f.Len())
+	for i := range out {
+		out[i] = int(f.Index(i).Int())
+	}
+	return out
 }
 
 // dotGeneralVJP returns the adjoints of O = DotGeneral(L, lc, lb, R, rc, rb) for the output adjoint

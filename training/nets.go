@@ -25,17 +25,20 @@ func mlp(c *cursor, x *Node, layers int) *Node {
 	return x
 }
 
-// steps splits x [B, T, F] into T nodes [B, F]. x must not depend on weights: the gradient of a
-// slice needs Pad, which the pure-Go backend lacks, so graphs slice only their data inputs.
+// steps splits x [B, T, F] into T nodes [B, F] (a reshape when T = 1, as in a Session step).
 func steps(x *Node) []*Node {
-	out := make([]*Node, x.Shape().Dimensions[1])
+	dims := x.Shape().Dimensions
+	if dims[1] == 1 {
+		return []*Node{Reshape(x, dims[0], dims[2])}
+	}
+	out := make([]*Node, dims[1])
 	for t := range out {
 		out[t] = Squeeze(SliceAxis(x, 1, AxisElem(t)), 1)
 	}
 	return out
 }
 
-// stack is the inverse of steps: T nodes [B, F] into [B, T, F] (its gradient slices, which is fine).
+// stack is the inverse of steps: T nodes [B, F] into [B, T, F].
 func stack(xs []*Node) *Node {
 	if len(xs) == 1 {
 		return InsertAxes(xs[0], 1)
@@ -47,30 +50,40 @@ func stack(xs []*Node) *Node {
 	return Concatenate(ins, 1)
 }
 
-// lstm runs a layers-deep LSTM over the steps xs ([B, in] each) from the states h0, c0 (one [B, H]
-// per layer) and returns the last layer's outputs per step and the final states. Per layer and step
-// (PyTorch's LSTM, one weight [H, in+H] and bias [H] per gate, so no weight-dependent slicing):
+// lstm runs a layers-deep LSTM over x [B, T, in] from the states h0, c0 (one [B, H] per layer) and
+// returns the last layer's outputs [B, T, H] and the final states. Per layer and step (PyTorch's
+// LSTM; the weights are stored per gate, W_k [H, in+H] acting on [x_t, h_{t-1}] and b_k [H]):
 //
-//	u = [x_t, h_{t-1}],  i = σ(W_i u + b_i),  f = σ(W_f u + b_f),  g = tanh(W_g u + b_g),  o = σ(W_o u + b_o)
+//	i = σ(z_i),  f = σ(z_f),  g = tanh(z_g),  o = σ(z_o),  z_k = W_k [x_t, h_{t-1}] + b_k
 //	c_t = f·c_{t-1} + i·g,  h_t = o·tanh(c_t)
-func lstm(c *cursor, xs []*Node, h0, c0 []*Node) (outs []*Node, h, cs []*Node) {
+//
+// The pure-Go backend's cost is per op and per small DotGeneral, so the gates are fused: the four
+// W_k are concatenated once per graph into W = [W_x | W_h] [4H, in+H], the input part of every step
+// is one product over all T steps (P = x W_xᵀ + b, [B, T, 4H]) and only z_t = P_t + h_{t-1} W_hᵀ
+// stays in the time loop, its four gates sliced from [B, 4H].
+func lstm(c *cursor, x *Node, h0, c0 []*Node) (out *Node, h, cs []*Node) {
 	for l := range h0 {
 		var w, b [4]*Node
 		for k := range 4 {
 			w[k], b[k] = c.next(), c.next()
 		}
+		in, hidden := x.Shape().Dimensions[2], h0[l].Shape().Dimensions[1]
+		wAll := Concatenate(w[:], 0)
+		wx, wh := SliceAxis(wAll, 1, AxisRange(0, in)), SliceAxis(wAll, 1, AxisRange(in))
+		gate := func(z *Node, k int) *Node { return SliceAxis(z, 1, AxisRange(k*hidden, (k+1)*hidden)) }
 		hl, cl := h0[l], c0[l]
-		outs = make([]*Node, len(xs))
-		for t, x := range xs {
-			u := Concatenate([]*Node{x, hl}, 1)
-			i, f := Logistic(dense(u, w[0], b[0])), Logistic(dense(u, w[1], b[1]))
-			g, o := Tanh(dense(u, w[2], b[2])), Logistic(dense(u, w[3], b[3]))
+		px := steps(dense(x, wx, Concatenate(b[:], 0)))
+		outs := make([]*Node, len(px))
+		for t, p := range px {
+			z := Add(p, DotGeneral(hl, []int{1}, nil, wh, []int{1}, nil))
+			i, f := Logistic(gate(z, 0)), Logistic(gate(z, 1))
+			g, o := Tanh(gate(z, 2)), Logistic(gate(z, 3))
 			cl = Add(Mul(f, cl), Mul(i, g))
 			hl = Mul(o, Tanh(cl))
 			outs[t] = hl
 		}
 		h, cs = append(h, hl), append(cs, cl)
-		xs = outs
+		x = stack(outs)
 	}
-	return outs, h, cs
+	return x, h, cs
 }
