@@ -1,6 +1,7 @@
 package training
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -167,53 +168,56 @@ func (lc *lstmCase) split(in []*Node) (w []*Node, x *Node, h0, c0 []*Node) {
 	return in[:nw], in[nw], in[nw+1 : nw+1+lc.layers], in[nw+1+lc.layers:]
 }
 
-// TestLSTMMatchesReference: the fused, hoisted lstm gives the outputs and final states of the
-// per-gate formula (refLSTM). In float64 the two differ only by summation order: ~1e-16 per term
-// over at most in+H+1 = 14 terms per gate, growing little through T = 5 steps, so 1e-12 is far
-// above rounding and far below any algebraic mistake. In float32 (what the models run), against
-// the same float64 reference, the error is float32 rounding: eps 6e-8 times the same ~14-term
-// sums and O(1) activations, so 2e-5 leaves a margin of 10-20x.
+// TestLSTMMatchesReference: the fused lstm (hoisted over T = 5 steps; one product for T = 1, as in
+// a Session) gives the outputs and final states of the per-gate formula (refLSTM). In float64 the
+// two differ only by summation order: ~1e-16 per term over at most in+H+1 = 8 terms per gate,
+// growing little through 5 steps, so 1e-12 is far above rounding and far below any algebraic
+// mistake. In float32 (what the models run), against the same float64 reference, the error is
+// float32 rounding: eps 6e-8 times the same short sums and O(1) activations, so 2e-5 leaves a
+// margin of 10-20x.
 func TestLSTMMatchesReference(t *testing.T) {
 	b, err := backend()
 	if err != nil {
 		t.Fatal(err)
 	}
-	lc := newLSTMCase(7, 3, 5, 4, 3, 3)
-	wantOut, wantH, wantC := refLSTM(lc.w, lc.x, lc.b, lc.t, lc.in, lc.hidden, lc.layers, lc.h0, lc.c0)
-	want := append([][]float64{wantOut}, append(wantH, wantC...)...)
-	for _, tc := range []struct {
-		dt  dtypes.DType
-		tol float64
-	}{{dtypes.Float64, 1e-12}, {dtypes.Float32, 2e-5}} {
-		t.Run(tc.dt.String(), func(t *testing.T) {
-			exec, err := NewExec(b, func(in []*Node) []*Node {
-				w, x, h0, c0 := lc.split(in)
-				out, h, c := lstm(&cursor{w}, x, h0, c0)
-				return append(append([]*Node{out}, h...), c...)
+	for _, steps := range []int{5, 1} {
+		lc := newLSTMCase(7, 3, steps, 4, 3, 3)
+		wantOut, wantH, wantC := refLSTM(lc.w, lc.x, lc.b, lc.t, lc.in, lc.hidden, lc.layers, lc.h0, lc.c0)
+		want := append([][]float64{wantOut}, append(wantH, wantC...)...)
+		for _, tc := range []struct {
+			dt  dtypes.DType
+			tol float64
+		}{{dtypes.Float64, 1e-12}, {dtypes.Float32, 2e-5}} {
+			t.Run(fmt.Sprintf("T=%d/%s", steps, tc.dt), func(t *testing.T) {
+				exec, err := NewExec(b, func(in []*Node) []*Node {
+					w, x, h0, c0 := lc.split(in)
+					out, h, c := lstm(&cursor{w}, x, h0, c0)
+					return append(append([]*Node{out}, h...), c...)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := exec.Exec(lc.inputs(tc.dt)...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k, g := range got {
+					var v []float64
+					if tc.dt == dtypes.Float64 {
+						v = tensors.MustCopyFlatData[float64](g)
+					} else {
+						for _, f := range tensors.MustCopyFlatData[float32](g) {
+							v = append(v, float64(f))
+						}
+					}
+					for i := range v {
+						if math.Abs(v[i]-want[k][i]) > tc.tol {
+							t.Fatalf("output %d entry %d: %g, reference %g", k, i, v[i], want[k][i])
+						}
+					}
+				}
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := exec.Exec(lc.inputs(tc.dt)...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for k, g := range got {
-				var v []float64
-				if tc.dt == dtypes.Float64 {
-					v = tensors.MustCopyFlatData[float64](g)
-				} else {
-					for _, f := range tensors.MustCopyFlatData[float32](g) {
-						v = append(v, float64(f))
-					}
-				}
-				for i := range v {
-					if math.Abs(v[i]-want[k][i]) > tc.tol {
-						t.Fatalf("output %d entry %d: %g, reference %g", k, i, v[i], want[k][i])
-					}
-				}
-			}
-		})
+		}
 	}
 }
 

@@ -25,13 +25,9 @@ func mlp(c *cursor, x *Node, layers int) *Node {
 	return x
 }
 
-// steps splits x [B, T, F] into T nodes [B, F] (a reshape when T = 1, as in a Session step).
+// steps splits x [B, T, F] into T nodes [B, F].
 func steps(x *Node) []*Node {
-	dims := x.Shape().Dimensions
-	if dims[1] == 1 {
-		return []*Node{Reshape(x, dims[0], dims[2])}
-	}
-	out := make([]*Node, dims[1])
+	out := make([]*Node, x.Shape().Dimensions[1])
 	for t := range out {
 		out[t] = Squeeze(SliceAxis(x, 1, AxisElem(t)), 1)
 	}
@@ -58,32 +54,42 @@ func stack(xs []*Node) *Node {
 //	c_t = f·c_{t-1} + i·g,  h_t = o·tanh(c_t)
 //
 // The pure-Go backend's cost is per op and per small DotGeneral, so the gates are fused: the four
-// W_k are concatenated once per graph into W = [W_x | W_h] [4H, in+H], the input part of every step
-// is one product over all T steps (P = x W_xᵀ + b, [B, T, 4H]) and only z_t = P_t + h_{t-1} W_hᵀ
-// stays in the time loop, its four gates sliced from [B, 4H].
+// W_k are concatenated once per graph into W = [W_x | W_h] [4H, in+H] and the four gates sliced
+// from one z = [z_i, z_f, z_g, z_o] [B, 4H]. Over T > 1 steps the input part of every step is one
+// product over all steps (P = x W_xᵀ + b, [B, T, 4H]) and only z_t = P_t + h_{t-1} W_hᵀ stays in
+// the time loop; a single step (a Session) is one product z = [x, h] Wᵀ + b, with no weight slices.
 func lstm(c *cursor, x *Node, h0, c0 []*Node) (out *Node, h, cs []*Node) {
 	for l := range h0 {
 		var w, b [4]*Node
 		for k := range 4 {
 			w[k], b[k] = c.next(), c.next()
 		}
-		in, hidden := x.Shape().Dimensions[2], h0[l].Shape().Dimensions[1]
-		wAll := Concatenate(w[:], 0)
-		wx, wh := SliceAxis(wAll, 1, AxisRange(0, in)), SliceAxis(wAll, 1, AxisRange(in))
-		gate := func(z *Node, k int) *Node { return SliceAxis(z, 1, AxisRange(k*hidden, (k+1)*hidden)) }
+		wAll, bAll := Concatenate(w[:], 0), Concatenate(b[:], 0)
+		dims := x.Shape().Dimensions
 		hl, cl := h0[l], c0[l]
-		px := steps(dense(x, wx, Concatenate(b[:], 0)))
-		outs := make([]*Node, len(px))
-		for t, p := range px {
-			z := Add(p, DotGeneral(hl, []int{1}, nil, wh, []int{1}, nil))
-			i, f := Logistic(gate(z, 0)), Logistic(gate(z, 1))
-			g, o := Tanh(gate(z, 2)), Logistic(gate(z, 3))
-			cl = Add(Mul(f, cl), Mul(i, g))
-			hl = Mul(o, Tanh(cl))
-			outs[t] = hl
+		var outs []*Node
+		if dims[1] == 1 {
+			hl, cl = lstmCell(dense(Concatenate([]*Node{Reshape(x, dims[0], dims[2]), hl}, 1), wAll, bAll), cl)
+			outs = []*Node{hl}
+		} else {
+			wx, wh := SliceAxis(wAll, 1, AxisRange(0, dims[2])), SliceAxis(wAll, 1, AxisRange(dims[2]))
+			for _, p := range steps(dense(x, wx, bAll)) {
+				hl, cl = lstmCell(Add(p, DotGeneral(hl, []int{1}, nil, wh, []int{1}, nil)), cl)
+				outs = append(outs, hl)
+			}
 		}
 		h, cs = append(h, hl), append(cs, cl)
 		x = stack(outs)
 	}
 	return x, h, cs
+}
+
+// lstmCell is one LSTM update from the fused pre-activations z = [z_i, z_f, z_g, z_o] [B, 4H] and
+// the cell state c [B, H]: it returns h_t and c_t (formula on lstm).
+func lstmCell(z, c *Node) (h, cNew *Node) {
+	hidden := c.Shape().Dimensions[1]
+	gate := func(k int) *Node { return SliceAxis(z, 1, AxisRange(k*hidden, (k+1)*hidden)) }
+	i, f, g, o := Logistic(gate(0)), Logistic(gate(1)), Tanh(gate(2)), Logistic(gate(3))
+	cNew = Add(Mul(f, c), Mul(i, g))
+	return Mul(o, Tanh(cNew)), cNew
 }
