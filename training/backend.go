@@ -2,10 +2,19 @@ package training
 
 // This file owns every workaround for GoMLX v0.26.0's pure-Go backend (DESIGN.md, "training"):
 //
-//  1. Backend selection: GOMLX_BACKEND when set; otherwise simplego with "ops_sequential". The
-//     default backend package is never imported (it tries to download XLA at run time), and the
-//     backend's default parallel op scheduling deadlocked in workersPool.WaitToStart on the second
-//     call of a small batch-1 graph at GOMAXPROCS=2 (TestNoDeadlock guards it).
+//  1. Backend selection: GOMLX_BACKEND when set (one backend for everything); otherwise simplego,
+//     one backend for inference and one for training steps (defaultBackendConfig and
+//     defaultTrainingBackendConfig). The default backend package is never imported (it tries to
+//     download XLA at run time). "ops_sequential": the backend's default parallel op scheduling
+//     deadlocked in workersPool.WaitToStart on the second call of a small batch-1 graph at
+//     GOMAXPROCS=2 (TestNoDeadlock guards it). "parallelism=0": every DotGeneral otherwise hands its
+//     work to a new goroutine and waits for it, which cost ~15 % of a tracker training step and
+//     ~25 % of a Session step (CPU time; on this shared 2-core machine the other core was never free
+//     to make up for it). The backend prints one line ("SimpleGo backend: parallelism set to 0")
+//     to stdout when it is created. "dotgeneral_large" (training only): the backend's kernel for
+//     large products (blocked, 4 accumulators) instead of its dot-per-output one for products
+//     under 128x128 outputs: ~15 % of a tracker step, ~5 % of an autoencoder step; batch-1
+//     inference pads to 32x32 blocks and is 20x slower with it, hence two backends.
 //  2. Gradients of Dot/DotGeneral: the stock VJP builds a broadcast multiply + reduce (a paper-size
 //     autoencoder step took ~3.2 s); dotGeneralVJP expresses both adjoints as DotGeneral products
 //     (~0.26 s). It is installed once, before any graph is built (TestDotGeneralVJP guards it).
@@ -29,14 +38,30 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
-// defaultBackendConfig is the backend used when GOMLX_BACKEND is not set.
-const defaultBackendConfig = simplego.BackendName + ":ops_sequential"
+const (
+	// defaultBackendConfig is the inference backend when GOMLX_BACKEND is not set.
+	defaultBackendConfig = simplego.BackendName + ":ops_sequential,parallelism=0"
+	// defaultTrainingBackendConfig is the training backend when GOMLX_BACKEND is not set.
+	defaultTrainingBackendConfig = defaultBackendConfig + ",dotgeneral_large"
+)
 
-// backend is the one process-wide backend (a backend owns a worker pool and buffer pools, so models
-// share it). The first call fixes it; the VJP overrides are installed before it is returned.
-var backend = sync.OnceValues(func() (backends.Backend, error) {
+// backend is the process-wide inference backend (a backend owns a worker pool and buffer pools, so
+// models share it). The first call fixes it; the VJP overrides are installed before it is returned.
+var backend = sync.OnceValues(func() (backends.Backend, error) { return openBackend(defaultBackendConfig) })
+
+// trainingBackend is the process-wide backend of training steps: backend() itself when GOMLX_BACKEND
+// is set.
+var trainingBackend = sync.OnceValues(func() (backends.Backend, error) {
+	if env, ok := os.LookupEnv(backends.ConfigEnvVar); ok && env != "" {
+		return backend()
+	}
+	return openBackend(defaultTrainingBackendConfig)
+})
+
+// openBackend installs the VJP overrides and opens GOMLX_BACKEND when set, otherwise def.
+func openBackend(def string) (backends.Backend, error) {
 	installVJPs()
-	config := defaultBackendConfig
+	config := def
 	if env, ok := os.LookupEnv(backends.ConfigEnvVar); ok && env != "" {
 		config = env
 	}
@@ -45,7 +70,7 @@ var backend = sync.OnceValues(func() (backends.Backend, error) {
 		return nil, fmt.Errorf("training: backend %q (from %s, compiled in: %v): %w", config, backendSource(), backends.List(), err)
 	}
 	return b, nil
-})
+}
 
 // newBackend is backends.NewWithConfig with its panics (an unknown backend name) turned into errors.
 func newBackend(config string) (b backends.Backend, err error) {

@@ -65,7 +65,7 @@ type stepper struct {
 }
 
 func newStepper(m *model) (*stepper, error) {
-	b, err := backend()
+	b, err := trainingBackend()
 	if err != nil {
 		return nil, err
 	}
