@@ -25,13 +25,17 @@ func mlp(c *cursor, x *Node, layers int) *Node {
 	return x
 }
 
-// steps splits x [B, T, F] into T nodes [B, F].
+// steps splits x [B, T, F] into T nodes [B, F]. It halves the time axis recursively instead of
+// slicing each step from x: the adjoint of a slice is x-sized (the step's adjoint between zeros,
+// see sliceVJP) and GoMLX sums those of one node pairwise, so T slices of x cost T x-sized adds in
+// the gradient and the halving log2(T).
 func steps(x *Node) []*Node {
-	out := make([]*Node, x.Shape().Dimensions[1])
-	for t := range out {
-		out[t] = Squeeze(SliceAxis(x, 1, AxisElem(t)), 1)
+	dims := x.Shape().Dimensions
+	if dims[1] == 1 {
+		return []*Node{Reshape(x, dims[0], dims[2])}
 	}
-	return out
+	m := dims[1] / 2
+	return append(steps(SliceAxis(x, 1, AxisRange(0, m))), steps(SliceAxis(x, 1, AxisRange(m)))...)
 }
 
 // stack is the inverse of steps: T nodes [B, F] into [B, T, F].
