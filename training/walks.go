@@ -110,7 +110,9 @@ func newPosGraph(chans [][]complex128, pos [][3]float64) (*posGraph, error) {
 	isolated := 0
 	for _, i := range g.nodes {
 		for _, j := range g.nodes {
-			if j != i && dist(pos[i], pos[j]) <= r {
+			// coincident positions (an evaluation position on a grid point) are not neighbours:
+			// a walk could never travel the distance between them
+			if d := dist(pos[i], pos[j]); d > 1e-6*r && d <= r {
 				g.nbrs[i] = append(g.nbrs[i], j)
 			}
 		}

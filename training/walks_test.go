@@ -2,6 +2,7 @@ package training
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -106,13 +107,23 @@ func TestSequenceDataErrors(t *testing.T) {
 }
 
 // With include_eval the walks also visit the evaluation walk's positions (the autoencoder's
-// training set), here 0.1 m apart along a grid column; without it they never do.
+// training set), here 0.1 m apart along a grid row and every 5th on a grid point; without it they
+// never do. A coincident pair is not a pair of neighbours: a walk heading along the row would
+// otherwise hop between them for ever.
 func TestSequenceDataIncludeEval(t *testing.T) {
 	const a = 0.25
-	d := gridData(101, 11, a, nil)
-	for k := range 200 {
+	d := gridData(41, 41, a, nil)
+	for k := range 100 {
 		d.Eval = append(d.Eval, []complex128{complex(-float64(k+1), 0)})
-		d.EvalPos = append(d.EvalPos, [3]float64{5 * a, 0.05 + 0.1*float64(k), 1.5})
+		d.EvalPos = append(d.EvalPos, [3]float64{0.1 * float64(k), 20 * a, 1.5})
+	}
+	g, err := newPosGraph(slices.Concat(d.H, d.Eval), slices.Concat(d.Pos, d.EvalPos))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grid0 := 20 * 41 // the grid point under evaluation position 0
+	if slices.Contains(g.nbrs[len(d.H)], grid0) || slices.Contains(g.nbrs[grid0], len(d.H)) {
+		t.Fatal("coincident positions are neighbours")
 	}
 	for _, include := range []bool{false, true} {
 		cfg := Config{Seed: 5, Sequences: SequencesPositions, AE: AEConfig{IncludeEval: include}}
