@@ -135,7 +135,7 @@ func TrainAutoencoder(ctx context.Context, d *Data, cfg Config, out string, log 
 	if err != nil {
 		return a, err
 	}
-	log.Info("autoencoder trained", "dir", dir, "epochs", len(hist), "val_loss", bestVal(hist))
+	log.Info("autoencoder trained", "dir", dir, "epochs", len(hist), "best_loss", bestVal(hist))
 	return a, nil
 }
 
@@ -357,6 +357,8 @@ func pick(from, idx []int) []int {
 	return out
 }
 
+// bestVal is the best epoch's selection criterion: its validation loss, or its training loss
+// without a validation split.
 func bestVal(hist []EpochLoss) float64 {
 	best := math.Inf(1)
 	for _, h := range hist {
