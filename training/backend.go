@@ -13,8 +13,8 @@ package training
 //     to make up for it). The backend prints one line ("SimpleGo backend: parallelism set to 0")
 //     to stdout when it is created. "dotgeneral_large" (training only): the backend's kernel for
 //     large products (blocked, 4 accumulators) instead of its dot-per-output one for products
-//     under 128x128 outputs: ~15 % of a tracker step, ~5 % of an autoencoder step; batch-1
-//     inference pads to 32x32 blocks and is 20x slower with it, hence two backends.
+//     of up to 128x128 outputs: ~15 % of a tracker step, ~8 % of an autoencoder step (CPU time);
+//     batch-1 inference pads to 32x32 blocks and is 20x slower with it, hence two backends.
 //  2. Gradients of Dot/DotGeneral: the stock VJP builds a broadcast multiply + reduce (a paper-size
 //     autoencoder step took ~3.2 s); dotGeneralVJP expresses both adjoints as DotGeneral products
 //     (~0.26 s). It is installed once, before any graph is built (TestDotGeneralVJP guards it).

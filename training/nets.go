@@ -26,9 +26,9 @@ func mlp(c *cursor, x *Node, layers int) *Node {
 }
 
 // steps splits x [B, T, F] into T nodes [B, F]. It halves the time axis recursively instead of
-// slicing each step from x: the adjoint of a slice is x-sized (the step's adjoint between zeros,
-// see sliceVJP) and GoMLX sums those of one node pairwise, so T slices of x cost T x-sized adds in
-// the gradient and the halving log2(T).
+// slicing each step from x: the adjoint of a slice is as large as its input (the step's adjoint
+// between zeros, see sliceVJP) and GoMLX adds up the adjoints of one node one by one, so T slices
+// of x cost the gradient T x-sized concatenations and adds, the halving about log2(T) of them.
 func steps(x *Node) []*Node {
 	dims := x.Shape().Dimensions
 	if dims[1] == 1 {
