@@ -9,11 +9,12 @@ import (
 // Training is the training section: the hyperparameters of the autoencoder, the latent tracker and
 // the end-to-end baseline (package training documents each).
 type Training struct {
-	Seed      uint64       `mapstructure:"seed"`
-	Sequences string       `mapstructure:"sequences"`
-	AE        TrainAE      `mapstructure:"ae"`
-	Tracker   TrainTracker `mapstructure:"tracker"`
-	E2E       TrainE2E     `mapstructure:"e2e"`
+	Seed       uint64       `mapstructure:"seed"`
+	Sequences  string       `mapstructure:"sequences"`
+	LRSchedule string       `mapstructure:"lr_schedule"`
+	AE         TrainAE      `mapstructure:"ae"`
+	Tracker    TrainTracker `mapstructure:"tracker"`
+	E2E        TrainE2E     `mapstructure:"e2e"`
 }
 
 type TrainAE struct {
@@ -61,7 +62,7 @@ type TrainE2E struct {
 func (c Config) TrainingConfig() training.Config {
 	t := c.Training
 	return training.Config{
-		Seed: t.Seed, Sequences: t.Sequences,
+		Seed: t.Seed, Sequences: t.Sequences, LRSchedule: t.LRSchedule,
 		AE: training.AEConfig{Hidden: t.AE.Hidden, Latent: t.AE.Latent, Lambda: t.AE.Lambda, LatentNoise: t.AE.LatentNoise, IncludeEval: t.AE.IncludeEval,
 			Epochs: t.AE.Epochs, Batch: t.AE.Batch, LR: t.AE.LR, Patience: t.AE.Patience, ValFraction: t.AE.ValFraction},
 		Tracker: training.TrackerConfig{G1: t.Tracker.G1, LSTMLayers: t.Tracker.LSTMLayers, LSTMHidden: t.Tracker.LSTMHidden,

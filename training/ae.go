@@ -128,7 +128,7 @@ func TrainAutoencoder(ctx context.Context, d *Data, cfg Config, out string, log 
 		return nil, err
 	}
 	meta := checkpointFile{Kind: kindAE, Config: cfg, NB: d.NB, NU: d.NU, Data: d.Source}
-	hist, err := fitModel(ctx, m, cfg.AE.fit(), cfg.Seed, log, progress, func(hist []EpochLoss) error {
+	hist, err := fitModel(ctx, m, cfg.AE.fit(cfg.LRSchedule), cfg.Seed, log, progress, func(hist []EpochLoss) error {
 		meta.Losses = hist
 		return saveCheckpoint(dir, meta, a.enc, a.dec)
 	})

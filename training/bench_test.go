@@ -14,7 +14,7 @@ import (
 // paperConfig is the paper's sizes (section VI; g1/g2/g3 as ../shared/peers/torch_reference.py).
 func paperConfig() Config {
 	return Config{
-		Seed: 1, Sequences: SequencesTrajectories,
+		Seed: 1, Sequences: SequencesTrajectories, LRSchedule: LRConstant,
 		AE: AEConfig{Hidden: []int{1280, 256}, Latent: 64, Lambda: 0.1, LatentNoise: 0.01,
 			Epochs: 1, Batch: 64, LR: 1e-3, Patience: 1, ValFraction: 0.1},
 		Tracker: TrackerConfig{G1: []int{128, 64}, LSTMLayers: 3, LSTMHidden: 64, G2: []int{64}, G3: []int{32}, T: 20,

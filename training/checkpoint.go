@@ -148,6 +148,9 @@ func readCheckpoint(dir, kind string) (*checkpointFile, error) {
 	if meta.Config.Sequences == "" { // written before the field existed
 		meta.Config.Sequences = SequencesTrajectories
 	}
+	if meta.Config.LRSchedule == "" { // likewise
+		meta.Config.LRSchedule = LRConstant
+	}
 	if meta.Kind != kind {
 		return nil, fmt.Errorf("training: checkpoint %s holds a %q model, want %q", path, meta.Kind, kind)
 	}

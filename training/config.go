@@ -12,6 +12,7 @@ package training
 import (
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Config is every hyperparameter (the configuration's training section).
@@ -19,10 +20,12 @@ type Config struct {
 	Seed uint64 `json:"seed"`
 	// Sequences is where the tracker's and the E2E model's training windows come from:
 	// SequencesPositions or SequencesTrajectories.
-	Sequences string        `json:"sequences"`
-	AE        AEConfig      `json:"ae"`
-	Tracker   TrackerConfig `json:"tracker"`
-	E2E       E2EConfig     `json:"e2e"`
+	Sequences string `json:"sequences"`
+	// LRSchedule is how every model's learning rate moves over its epochs: LRConstant or LRCosine.
+	LRSchedule string        `json:"lr_schedule"`
+	AE         AEConfig      `json:"ae"`
+	Tracker    TrackerConfig `json:"tracker"`
+	E2E        E2EConfig     `json:"e2e"`
 }
 
 // AEConfig is the autoencoder: encoder 2 N_B N_U → Hidden... → Latent, decoder the mirror (ReLU
@@ -85,11 +88,37 @@ type E2EConfig struct {
 type fit struct {
 	Epochs, Batch, Patience int
 	LR, ValFraction         float64
+	Schedule                string
 }
 
-func (c AEConfig) fit() fit      { return fit{c.Epochs, c.Batch, c.Patience, c.LR, c.ValFraction} }
-func (c TrackerConfig) fit() fit { return fit{c.Epochs, c.Batch, c.Patience, c.LR, c.ValFraction} }
-func (c E2EConfig) fit() fit     { return fit{c.Epochs, c.Batch, c.Patience, c.LR, c.ValFraction} }
+func (c AEConfig) fit(schedule string) fit {
+	return fit{c.Epochs, c.Batch, c.Patience, c.LR, c.ValFraction, schedule}
+}
+func (c TrackerConfig) fit(schedule string) fit {
+	return fit{c.Epochs, c.Batch, c.Patience, c.LR, c.ValFraction, schedule}
+}
+func (c E2EConfig) fit(schedule string) fit {
+	return fit{c.Epochs, c.Batch, c.Patience, c.LR, c.ValFraction, schedule}
+}
+
+// Learning-rate schedules (Config.LRSchedule).
+const (
+	// LRConstant keeps lr for every epoch.
+	LRConstant = "constant"
+	// LRCosine anneals it over the configured epochs, lr_e = lr · (1 + cos(π (e-1)/epochs)) / 2
+	// for epoch e = 1..epochs: large steps first, then small ones that settle into a minimum
+	// instead of hovering at the noise level of the constant rate (the memorising autoencoder's
+	// training loss stalls there).
+	LRCosine = "cosine"
+)
+
+// lr is the learning rate of epoch (1-based).
+func (f fit) lr(epoch int) float64 {
+	if f.Schedule == LRCosine {
+		return f.LR * (1 + math.Cos(math.Pi*float64(epoch-1)/float64(f.Epochs))) / 2
+	}
+	return f.LR
+}
 
 // maxSize bounds every size and count of a Config, so that a corrupt checkpoint cannot ask for
 // absurd allocations.
@@ -129,6 +158,9 @@ func (c Config) Validate() error {
 			bad(key+".val_fraction", "want 0 < val_fraction < 1 (got %g)", f.ValFraction)
 		}
 	}
+	if c.LRSchedule != LRConstant && c.LRSchedule != LRCosine {
+		bad("lr_schedule", "want %q or %q (got %q)", LRConstant, LRCosine, c.LRSchedule)
+	}
 	if c.Sequences != SequencesPositions && c.Sequences != SequencesTrajectories {
 		bad("sequences", "want %q or %q (got %q)", SequencesPositions, SequencesTrajectories, c.Sequences)
 	}
@@ -140,7 +172,7 @@ func (c Config) Validate() error {
 	if !(c.AE.LatentNoise >= 0) {
 		bad("ae.latent_noise", "want >= 0 (got %g)", c.AE.LatentNoise)
 	}
-	checkFit("ae", c.AE.fit())
+	checkFit("ae", c.AE.fit(c.LRSchedule))
 	sizes("tracker.g1", c.Tracker.G1, false)
 	positive("tracker.lstm_layers", c.Tracker.LSTMLayers)
 	positive("tracker.lstm_hidden", c.Tracker.LSTMHidden)
@@ -150,11 +182,11 @@ func (c Config) Validate() error {
 	if !(c.Tracker.LambdaAlpha >= 0) || !(c.Tracker.LambdaBeta >= 0) {
 		bad("tracker.lambda_alpha/lambda_beta", "want >= 0 (got %g, %g)", c.Tracker.LambdaAlpha, c.Tracker.LambdaBeta)
 	}
-	checkFit("tracker", c.Tracker.fit())
+	checkFit("tracker", c.Tracker.fit(c.LRSchedule))
 	positive("e2e.lstm_layers", c.E2E.LSTMLayers)
 	positive("e2e.lstm_hidden", c.E2E.LSTMHidden)
 	sizes("e2e.hidden", c.E2E.Hidden, true)
 	positive("e2e.t", c.E2E.T)
-	checkFit("e2e", c.E2E.fit())
+	checkFit("e2e", c.E2E.fit(c.LRSchedule))
 	return errors.Join(errs...)
 }

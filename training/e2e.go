@@ -50,7 +50,7 @@ func TrainE2E(ctx context.Context, d *Data, s Setup, cfg Config, out string, log
 	}
 	setup, nm := m.setup, m.norm
 	meta := checkpointFile{Kind: kindE2E, Config: cfg, NB: d.NB, NU: d.NU, Setup: &setup, Norm: &nm, Data: d.Source}
-	hist, err := fitModel(ctx, fm, cfg.E2E.fit(), cfg.Seed, log, progress, func(hist []EpochLoss) error {
+	hist, err := fitModel(ctx, fm, cfg.E2E.fit(cfg.LRSchedule), cfg.Seed, log, progress, func(hist []EpochLoss) error {
 		meta.Losses = hist
 		return saveCheckpoint(dir, meta, m.net)
 	})

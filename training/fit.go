@@ -174,7 +174,7 @@ func fitModel(ctx context.Context, m *model, f fit, seed uint64, log *slog.Logge
 				bar.Finish()
 				return hist, fmt.Errorf("training %s: epoch %d: %w", m.name, epoch, err)
 			}
-			loss, err := st.do(f.LR, m.trainBatch(rng, order[s*batch:(s+1)*batch]))
+			loss, err := st.do(f.lr(epoch), m.trainBatch(rng, order[s*batch:(s+1)*batch]))
 			if err != nil {
 				bar.Finish()
 				return hist, err

@@ -111,7 +111,7 @@ func tinySetup() Setup {
 
 func tinyConfig() Config {
 	return Config{
-		Seed: 7, Sequences: SequencesTrajectories,
+		Seed: 7, Sequences: SequencesTrajectories, LRSchedule: LRConstant,
 		AE: AEConfig{Hidden: []int{128, 64}, Latent: 8, Lambda: 0.03, LatentNoise: 0.01,
 			Epochs: 150, Batch: 16, LR: 3e-3, Patience: 20, ValFraction: 0.1},
 		Tracker: TrackerConfig{G1: []int{32, 32}, LSTMLayers: 2, LSTMHidden: 32, G2: []int{32}, G3: []int{16}, T: 10,

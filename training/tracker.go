@@ -75,7 +75,7 @@ func TrainTracker(ctx context.Context, d *Data, ae *Autoencoder, s Setup, cfg Co
 		return nil, err
 	}
 	meta := m.meta(d.Source)
-	hist, err := fitModel(ctx, fm, cfg.Tracker.fit(), cfg.Seed, log, progress, func(hist []EpochLoss) error {
+	hist, err := fitModel(ctx, fm, cfg.Tracker.fit(cfg.LRSchedule), cfg.Seed, log, progress, func(hist []EpochLoss) error {
 		meta.Losses = hist
 		return saveCheckpoint(dir, meta, m.net, m.dec)
 	})

@@ -576,3 +576,19 @@ func TestNoValidationSplit(t *testing.T) {
 		t.Errorf("tracker.val_fraction 0: %v, want an error naming the key", err)
 	}
 }
+
+func TestLRSchedule(t *testing.T) {
+	for _, c := range []struct {
+		schedule string
+		epoch    int
+		want     float64
+	}{
+		{LRConstant, 1, 1e-3}, {LRConstant, 40, 1e-3},
+		{LRCosine, 1, 1e-3}, {LRCosine, 21, 0.5e-3}, {LRCosine, 40, 1e-3 * (1 + math.Cos(math.Pi*39/40)) / 2},
+	} {
+		f := fit{Epochs: 40, LR: 1e-3, Schedule: c.schedule}
+		if got := f.lr(c.epoch); math.Abs(got-c.want) > 1e-15 { // a few float64 roundings of 1e-3
+			t.Errorf("%s epoch %d: lr %g, want %g", c.schedule, c.epoch, got, c.want)
+		}
+	}
+}

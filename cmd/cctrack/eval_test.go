@@ -24,7 +24,7 @@ import (
 // plumbing.
 func tinyTraining() training.Config {
 	var c training.Config
-	c.Seed, c.Sequences = 3, training.SequencesPositions
+	c.Seed, c.Sequences, c.LRSchedule = 3, training.SequencesPositions, training.LRConstant
 	c.AE = training.AEConfig{Hidden: []int{24}, Latent: 4, Lambda: 1, LatentNoise: 0.01,
 		Epochs: 3, Batch: 8, LR: 3e-3, Patience: 2, ValFraction: 0.25}
 	c.Tracker = training.TrackerConfig{G1: []int{12}, LSTMLayers: 1, LSTMHidden: 8, T: 8, LambdaAlpha: 1, LambdaBeta: 1,

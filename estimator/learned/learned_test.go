@@ -105,7 +105,7 @@ func syntheticData(rng *rand.Rand, nb, nu, k, n, t int) *training.Data {
 func tinyConfig() training.Config {
 	fit := func() (epochs, batch, patience int, lr, val float64) { return 3, 8, 2, 3e-3, 0.25 }
 	var c training.Config
-	c.Seed, c.Sequences = 7, training.SequencesTrajectories
+	c.Seed, c.Sequences, c.LRSchedule = 7, training.SequencesTrajectories, training.LRConstant
 	c.AE = training.AEConfig{Hidden: []int{32}, Latent: 4, Lambda: 1, LatentNoise: 0.01}
 	c.AE.Epochs, c.AE.Batch, c.AE.Patience, c.AE.LR, c.AE.ValFraction = fit()
 	c.Tracker = training.TrackerConfig{G1: []int{16}, LSTMLayers: 1, LSTMHidden: 8, T: 8, LambdaAlpha: 1, LambdaBeta: 1}
