@@ -96,17 +96,7 @@ func TestDotGeneralVJP(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(2, 2))
-			fill := func(dims []int) []float64 {
-				n := 1
-				for _, d := range dims {
-					n *= d
-				}
-				x := make([]float64, n)
-				for i := range x {
-					x[i] = rng.NormFloat64()
-				}
-				return x
-			}
+			fill := func(dims []int) []float64 { return randn(rng, dims) }
 			av, bv := fill(tc.da), fill(tc.db)
 			// loss = sum(product(a, b) * c) with c fixed: its gradient is the VJP of c.
 			var c []float64
