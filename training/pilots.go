@@ -30,6 +30,14 @@ type norm struct {
 	LogBetaMean  float64 `json:"log_beta_mean,omitempty"`
 	LogBetaStd   float64 `json:"log_beta_std,omitempty"`
 	HScale       float64 `json:"h_scale,omitempty"`
+	// LatentMean (per dimension) and LatentScale (the RMS over dimensions of the per-dimension
+	// standard deviations) of the tracker's latent targets: g2's output u becomes
+	// ŝ = LatentMean + LatentScale·u, so that an output layer that starts near zero with unit-size
+	// steps reaches latents of any size (the memorising autoencoders' are ~100 apart) in a few
+	// Adam steps; the loss stays eq. 12 in the latent's own units. Absent (checkpoints written
+	// before it): ŝ = u.
+	LatentMean  []float64 `json:"latent_mean,omitempty"`
+	LatentScale float64   `json:"latent_scale,omitempty"`
 }
 
 // check rejects a normalisation that would make inputs or outputs non-finite (a corrupt checkpoint).
@@ -41,6 +49,11 @@ func (n *norm) check(kind string) error {
 	switch kind {
 	case kindTracker:
 		good = good && ok(n.LogAlphaMean, n.LogAlphaStd) && ok(n.LogBetaMean, n.LogBetaStd)
+		if len(n.LatentMean) > 0 {
+			for _, m := range n.LatentMean {
+				good = good && ok(m, n.LatentScale)
+			}
+		}
 	case kindE2E:
 		good = good && n.HScale > 0 && !math.IsInf(n.HScale, 0)
 	}

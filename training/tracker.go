@@ -40,7 +40,38 @@ func (m *Tracker) forward(w []*Node, x *Node, h0, c0 []*Node) (s, ab *Node, h, c
 	cfg := m.cfg.Tracker
 	cur := &cursor{w}
 	out, h, c := lstm(cur, mlp(cur, x, len(cfg.G1)), h0, c0) // g1 on all steps at once
-	return mlp(cur, out, len(cfg.G2)+1), mlp(cur, out, len(cfg.G3)+1), h, c
+	s = mlp(cur, out, len(cfg.G2)+1)
+	if nm := m.norm; len(nm.LatentMean) > 0 {
+		mean := make([]float32, len(nm.LatentMean))
+		for i, v := range nm.LatentMean {
+			mean[i] = float32(v)
+		}
+		s = Add(MulScalar(s, nm.LatentScale), ExpandLeftToRank(Const(x.Graph(), mean), s.Rank()))
+	}
+	return s, mlp(cur, out, len(cfg.G3)+1), h, c
+}
+
+// latentStats is the per-dimension mean of the latents each yields and the RMS over dimensions of
+// their per-dimension standard deviations (norm.LatentMean, LatentScale).
+func latentStats(dim int, each func(fn func(s []float32))) (mean []float64, scale float64) {
+	mean, sq := make([]float64, dim), make([]float64, dim)
+	n := 0
+	each(func(s []float32) {
+		for i, v := range s {
+			mean[i] += float64(v)
+			sq[i] += float64(v) * float64(v)
+		}
+		n++
+	})
+	var variance float64
+	for i := range mean {
+		mean[i] /= float64(n)
+		variance += max(sq[i]/float64(n)-mean[i]*mean[i], 0)
+	}
+	if scale = math.Sqrt(variance / float64(dim)); !(scale > 0) {
+		scale = 1 // every target the same: nothing to scale
+	}
+	return mean, scale
 }
 
 // zeroStates are all-zero LSTM states for a batch.
@@ -97,6 +128,9 @@ func LoadTracker(dir string) (*Tracker, error) {
 	b, meta, err := loadBound(dir, kindTracker)
 	if err != nil {
 		return nil, err
+	}
+	if n := len(b.norm.LatentMean); n != 0 && n != meta.Config.AE.Latent {
+		return nil, fmt.Errorf("training: checkpoint %s: latent_mean has %d entries, want the latent size %d", b.dir, n, meta.Config.AE.Latent)
 	}
 	rng := rand.New(rand.NewPCG(0, 0))
 	m := &Tracker{bound: b, ae: meta.AE,
@@ -159,6 +193,9 @@ func trackerProblem(d *Data, ae *Autoencoder, s Setup, cfg Config, log *slog.Log
 	q.eachTrainStep(func(i, k int) { la, lb = append(la, tg[i][k].lnA), append(lb, tg[i][k].lnB) })
 	m.norm.LogAlphaMean, m.norm.LogAlphaStd = meanStd(la)
 	m.norm.LogBetaMean, m.norm.LogBetaStd = meanStd(lb)
+	m.norm.LatentMean, m.norm.LatentScale = latentStats(latent, func(fn func(s []float32)) {
+		q.eachTrainStep(func(i, k int) { fn(tg[i][k].s) })
+	})
 
 	t := cfg.Tracker.T
 	f := 2*q.pm.obs() + 1

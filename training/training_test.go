@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -455,6 +456,10 @@ func TestBadCheckpoints(t *testing.T) {
 		{"bad config", "training.tracker.lstm_hidden", edit(configName, replace(`"lstm_hidden": 32`, `"lstm_hidden": 0`))},
 		{"config disagrees with weights", "want float32", edit(configName, replace(`"lstm_hidden": 32`, `"lstm_hidden": 16`))},
 		{"bad normalisation", "normalisation", edit(configName, replace(`"log_alpha_std": `, `"log_alpha_std": -`))},
+		{"latent mean of another size", "latent_mean has 1 entries", edit(configName, func(b []byte) []byte {
+			return regexp.MustCompile(`"latent_mean": \[[^]]*\]`).ReplaceAll(b, []byte(`"latent_mean": [0]`))
+		})},
+		{"bad latent scale", "normalisation", edit(configName, replace(`"latent_scale": `, `"latent_scale": -`))},
 		{"huge sizes", "training.tracker.lstm_hidden", edit(configName, replace(`"lstm_hidden": 32`, `"lstm_hidden": 100000000`))},
 		{"truncated weights", "weights.npz", edit(weightsName, func(b []byte) []byte { return b[:len(b)-100] })},
 		{"garbage weights", "weights.npz", edit(weightsName, func(b []byte) []byte { return []byte("not a zip") })},
