@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"testing"
 
-
 	"github.com/cctrack/cctrack/estimator"
 
 	"github.com/cctrack/cctrack/beamforming"
