@@ -248,8 +248,11 @@ func (ev *evaluation) trajectory(ctx context.Context, shift *geom.Vec3) error {
 	ev.traj.Intervals = len(ev.chans)
 	ev.traj.MedianToStaticM, ev.traj.MaxToStaticM = nearestStats(pos, vecs(ev.data.Pos))
 	seqPos := slices.Concat(ev.data.TrajPos...)
-	if ev.cfg.Training.Sequences == training.SequencesPositions { // the trackers walked the static positions
+	if ev.cfg.Training.Sequences == training.SequencesPositions { // the trackers walked the autoencoder's positions
 		seqPos = ev.data.Pos
+		if ev.cfg.Training.AE.IncludeEval {
+			seqPos = slices.Concat(ev.data.Pos, ev.data.EvalPos)
+		}
 	}
 	ev.traj.MedianToTrajM, ev.traj.MaxToTrajM = nearestStats(pos, vecs(seqPos))
 	ev.log.Info("evaluation trajectory", "kind", ev.traj.Kind, "intervals", len(ev.chans),
