@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -90,6 +92,19 @@ const (
 	configName  = "config.json"
 	weightsName = "weights.npz"
 )
+
+// HasCheckpoint reports whether dir holds a finished checkpoint: config.json is written last, so a
+// directory without it is a training that has not finished its first epoch (or none at all).
+func HasCheckpoint(dir string) (bool, error) {
+	_, err := os.Stat(filepath.Join(dir, configName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("training: checkpoint: %w", err)
+	}
+	return true, nil
+}
 
 // prepareDir makes out absolute and creates it.
 func prepareDir(out string) (string, error) {

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"math"
 	"os"
@@ -286,18 +285,21 @@ func nearestStats(pos, ref []geom.Vec3) (median, max float64) {
 	return d[len(d)/2], d[len(d)-1]
 }
 
-// loadModels loads the checkpoints present under dir; a missing one is logged and skipped, a broken
-// one is an error.
+// loadModels loads the checkpoints present under dir; a missing one (or one whose first epoch has
+// not finished, a training in progress) is logged and skipped, a broken one is an error.
 func (ev *evaluation) loadModels(dir string) error {
 	ev.aes, ev.trackers = map[string]*training.Autoencoder{}, map[string]learned.Model{}
 	var missing []string
 	for _, name := range []string{modelAE, modelAENoTC, modelTracker, modelTrackerNoTC, modelE2E} {
 		p := filepath.Join(dir, name)
-		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+		ok, err := training.HasCheckpoint(p)
+		if err != nil {
+			return fmt.Errorf("eval: --models: %w", err)
+		}
+		if !ok {
 			missing = append(missing, name)
 			continue
 		}
-		var err error
 		switch name {
 		case modelAE, modelAENoTC:
 			ev.aes[name], err = training.LoadAutoencoder(p)

@@ -191,12 +191,15 @@ func TestEval(t *testing.T) {
 		}
 	})
 
-	// Only the tracker: the rest is left out (and logged); no autoencoder, no latent figure. The
-	// held-out walk (moved half a metre) and the dataset generated in memory take the other paths
-	// of the command.
+	// Only the tracker: the rest is left out (and logged), including an e2e/ whose training has not
+	// finished an epoch (no config.json yet); no autoencoder, no latent figure. The held-out walk
+	// (moved half a metre) and the dataset generated in memory take the other paths of the command.
 	t.Run("tracker only, held out", func(t *testing.T) {
 		only := filepath.Join(t.TempDir(), "models")
 		if err := os.CopyFS(filepath.Join(only, modelTracker), os.DirFS(filepath.Join(models, modelTracker))); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(only, modelE2E), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		out := filepath.Join(t.TempDir(), "eval")
