@@ -49,10 +49,8 @@ func (n *norm) check(kind string) error {
 	switch kind {
 	case kindTracker:
 		good = good && ok(n.LogAlphaMean, n.LogAlphaStd) && ok(n.LogBetaMean, n.LogBetaStd)
-		if len(n.LatentMean) > 0 {
-			for _, m := range n.LatentMean {
-				good = good && ok(m, n.LatentScale)
-			}
+		for _, m := range n.LatentMean { // absent in checkpoints written before it
+			good = good && ok(m, n.LatentScale)
 		}
 	case kindE2E:
 		good = good && n.HScale > 0 && !math.IsInf(n.HScale, 0)
