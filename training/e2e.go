@@ -88,11 +88,11 @@ func (m *E2E) NewSession() (*Session, error) {
 // e2eProblem builds the e2e and its training problem on d (windows, targets, normalisation).
 func e2eProblem(d *Data, s Setup, cfg Config, log *slog.Logger) (*E2E, *model, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0xe2e))
-	d, err := sequenceData(d, cfg)
+	src, err := sequenceData(d, cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("training e2e: %w", err)
 	}
-	q, err := newSequences(d, s, cfg.E2E.T, cfg.E2E.ValFraction, rng, cfg.Seed)
+	q, err := newSequences(src, s, cfg.E2E.T, cfg.E2E.ValFraction, rng, cfg.Seed)
 	if err != nil {
 		return nil, nil, fmt.Errorf("training e2e: %w", err)
 	}
@@ -108,34 +108,34 @@ func e2eProblem(d *Data, s Setup, cfg Config, log *slog.Logger) (*E2E, *model, e
 		y := make([]complex128, q.pm.obs())
 		var sum float64
 		var count int
-		q.eachTrainStep(func(i, k int) {
-			q.pm.addNoise(nrng, q.y0[i][k], y)
+		q.eachTrainStep(func(p int) {
+			q.pm.addNoise(nrng, q.y0[p], y)
 			var hh, yy float64
-			for _, v := range q.h[i][k] {
+			for _, v := range q.h[p] {
 				hh += real(v)*real(v) + imag(v)*imag(v)
 			}
 			for _, v := range y {
 				yy += real(v)*real(v) + imag(v)*imag(v)
 			}
 			sum += hh / yy
-			count += 2 * len(q.h[i][k])
+			count += 2 * len(q.h[p])
 		})
 		m.norm.HScale = 1 / math.Sqrt(sum/float64(count))
 	}
 	t, n := cfg.E2E.T, 2*d.NB*d.NU
 	f := 2*q.pm.obs() + 1
-	batchOf := func(rng *rand.Rand, ws []int) []*tensors.Tensor {
-		target := make([]float32, len(ws)*t*n)
-		x := q.inputs(&m.norm, rng, ws, func(row, step int, h []complex128, r float64) {
+	batchOf := func(rng *rand.Rand, idx []int) []*tensors.Tensor {
+		target := make([]float32, len(idx)*t*n)
+		x := q.inputs(&m.norm, rng, idx, func(row, step, p int, r float64) {
 			k := m.norm.HScale / r
 			dst := target[(row*t+step)*n:][:n]
-			for i, v := range h {
+			for i, v := range q.h[p] {
 				dst[i], dst[n/2+i] = float32(real(v)*k), float32(imag(v)*k)
 			}
 		})
 		return []*tensors.Tensor{
-			tensors.FromFlatDataAndDimensions(x, len(ws), t, f),
-			tensors.FromFlatDataAndDimensions(target, len(ws), t, n),
+			tensors.FromFlatDataAndDimensions(x, len(idx), t, f),
+			tensors.FromFlatDataAndDimensions(target, len(idx), t, n),
 		}
 	}
 	return m, &model{
@@ -148,7 +148,7 @@ func e2eProblem(d *Data, s Setup, cfg Config, log *slog.Logger) (*E2E, *model, e
 			out, _, _ := m.forward(w, x, z, z)
 			return DivScalar(ReduceAllSum(Square(Sub(tg, out))), float64(dims[0]*dims[1]))
 		},
-		trainBatch: func(rng *rand.Rand, idx []int) []*tensors.Tensor { return batchOf(rng, pick(q.train, idx)) },
-		valBatch:   func(idx []int) []*tensors.Tensor { return batchOf(nil, pick(q.val, idx)) },
+		trainBatch: func(rng *rand.Rand, idx []int) []*tensors.Tensor { return batchOf(rng, idx) },
+		valBatch:   func(idx []int) []*tensors.Tensor { return batchOf(nil, idx) },
 	}, nil
 }

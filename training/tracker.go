@@ -145,11 +145,11 @@ func LoadTracker(dir string) (*Tracker, error) {
 // trackerProblem builds the tracker and its training problem on d (windows, targets, normalisation).
 func trackerProblem(d *Data, ae *Autoencoder, s Setup, cfg Config, log *slog.Logger) (*Tracker, *model, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7ac))
-	d, err := sequenceData(d, cfg)
+	src, err := sequenceData(d, cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("training tracker: %w", err)
 	}
-	q, err := newSequences(d, s, cfg.Tracker.T, cfg.Tracker.ValFraction, rng, cfg.Seed)
+	q, err := newSequences(src, s, cfg.Tracker.T, cfg.Tracker.ValFraction, rng, cfg.Seed)
 	if err != nil {
 		return nil, nil, fmt.Errorf("training tracker: %w", err)
 	}
@@ -160,60 +160,57 @@ func trackerProblem(d *Data, ae *Autoencoder, s Setup, cfg Config, log *slog.Log
 		net: newTrackerNet(cfg, q.pm.obs(), ae.Latent(), rng)}
 	m.cfg.AE = ae.cfg.AE // the decoder's shape comes from the autoencoder's config
 
-	// Targets for every trajectory step: latent from the encoder, normalised ln α, ln β.
+	// Targets for every pool entry with a path: latent from the encoder, ln α, ln β.
 	latent := ae.Latent()
 	type target struct {
 		s        []float32
 		lnA, lnB float64
 	}
-	tg := make([][]target, len(q.h))
+	tg := make([]target, len(q.h))
 	var vs [][]float32
-	var at [][2]int
-	for i, tr := range q.h {
-		tg[i] = make([]target, len(tr))
-		for k, h := range tr {
-			if allZero(h) {
-				continue
-			}
-			v := make([]float32, 2*len(h))
-			a, b := Preprocess(h, v)
-			tg[i][k].lnA, tg[i][k].lnB = math.Log(a), math.Log(b)
-			vs, at = append(vs, v), append(at, [2]int{i, k})
+	var at []int
+	for p, h := range q.h {
+		if allZero(h) {
+			continue
 		}
+		v := make([]float32, 2*len(h))
+		a, b := Preprocess(h, v)
+		tg[p].lnA, tg[p].lnB = math.Log(a), math.Log(b)
+		vs, at = append(vs, v), append(at, p)
 	}
 	zs, err := ae.encodeAll(vs)
 	if err != nil {
 		return nil, nil, fmt.Errorf("training tracker: %w", err)
 	}
-	for j, ik := range at {
-		tg[ik[0]][ik[1]].s = zs[j]
+	for j, p := range at {
+		tg[p].s = zs[j]
 	}
 	q.gainStats(&m.norm)
 	var la, lb []float64
-	q.eachTrainStep(func(i, k int) { la, lb = append(la, tg[i][k].lnA), append(lb, tg[i][k].lnB) })
+	q.eachTrainStep(func(p int) { la, lb = append(la, tg[p].lnA), append(lb, tg[p].lnB) })
 	m.norm.LogAlphaMean, m.norm.LogAlphaStd = meanStd(la)
 	m.norm.LogBetaMean, m.norm.LogBetaStd = meanStd(lb)
 	m.norm.LatentMean, m.norm.LatentScale = latentStats(latent, func(fn func(s []float32)) {
-		q.eachTrainStep(func(i, k int) { fn(tg[i][k].s) })
+		q.eachTrainStep(func(p int) { fn(tg[p].s) })
 	})
 
 	t := cfg.Tracker.T
 	f := 2*q.pm.obs() + 1
-	batchOf := func(rng *rand.Rand, ws []int) []*tensors.Tensor {
-		sOut := make([]float32, len(ws)*t*latent)
-		abOut := make([]float32, len(ws)*t*2)
-		x := q.inputs(&m.norm, rng, ws, func(row, step int, _ []complex128, _ float64) {
-			w := q.windows[ws[row]]
-			g := tg[w[0]][w[1]+step]
+	batchOf := func(rng *rand.Rand, idx []int) []*tensors.Tensor {
+		n := len(idx)
+		sOut := make([]float32, n*t*latent)
+		abOut := make([]float32, n*t*2)
+		x := q.inputs(&m.norm, rng, idx, func(row, step, p int, _ float64) {
+			g := tg[p]
 			j := row*t + step
 			copy(sOut[j*latent:], g.s)
 			abOut[2*j] = float32((g.lnA - m.norm.LogAlphaMean) / m.norm.LogAlphaStd)
 			abOut[2*j+1] = float32((g.lnB - m.norm.LogBetaMean) / m.norm.LogBetaStd)
 		})
 		return []*tensors.Tensor{
-			tensors.FromFlatDataAndDimensions(x, len(ws), t, f),
-			tensors.FromFlatDataAndDimensions(sOut, len(ws), t, latent),
-			tensors.FromFlatDataAndDimensions(abOut, len(ws), t, 2),
+			tensors.FromFlatDataAndDimensions(x, n, t, f),
+			tensors.FromFlatDataAndDimensions(sOut, n, t, latent),
+			tensors.FromFlatDataAndDimensions(abOut, n, t, 2),
 		}
 	}
 	la2, lb2 := cfg.Tracker.LambdaAlpha, cfg.Tracker.LambdaBeta
@@ -229,7 +226,7 @@ func trackerProblem(d *Data, ae *Autoencoder, s Setup, cfg Config, log *slog.Log
 			l := Add(ReduceAllSum(Square(Sub(sT, sHat))), ReduceAllSum(Mul(Square(Sub(abT, abHat)), weights)))
 			return DivScalar(l, float64(dims[0]*dims[1]))
 		},
-		trainBatch: func(rng *rand.Rand, idx []int) []*tensors.Tensor { return batchOf(rng, pick(q.train, idx)) },
-		valBatch:   func(idx []int) []*tensors.Tensor { return batchOf(nil, pick(q.val, idx)) },
+		trainBatch: func(rng *rand.Rand, idx []int) []*tensors.Tensor { return batchOf(rng, idx) },
+		valBatch:   func(idx []int) []*tensors.Tensor { return batchOf(nil, idx) },
 	}, nil
 }

@@ -18,43 +18,56 @@ const (
 	SequencesTrajectories = "trajectories"
 )
 
-// sequenceData is d with its trajectories replaced, for SequencesPositions, by walks over the
-// positions the autoencoder trains on: the static ones and, with include_eval, the evaluation
-// walk's (in the paper the evaluation walk is made of dataset positions, so its training sequences
-// may pass along it). For SequencesTrajectories it is d itself.
-func sequenceData(d *Data, cfg Config) (*Data, error) {
-	source := cfg.Sequences
-	switch source {
+// seqSource is where a trainer's windows come from: a pool of channels at their positions, the
+// trajectories as indices into the pool, and for SequencesPositions a walker that draws fresh walks
+// of n steps over the pool (nil for SequencesTrajectories, whose traced walks are all there is).
+type seqSource struct {
+	nb, nu int
+	h      [][]complex128
+	pos    [][3]float64
+	traj   [][]int
+	walk   func(rng *rand.Rand, n int) []int
+}
+
+// sequenceData is the source of d's training sequences. For SequencesTrajectories it is d's traced
+// trajectories. For SequencesPositions it is the positions the autoencoder trains on: the static
+// ones and, with include_eval, the evaluation walk's (in the paper the evaluation walk is made of
+// dataset positions, so its training sequences may pass along it), with as many seeded walks as d
+// has trajectories, of their length and speed, and a walker for fresh ones.
+func sequenceData(d *Data, cfg Config) (*seqSource, error) {
+	src := &seqSource{nb: d.NB, nu: d.NU}
+	switch cfg.Sequences {
 	case SequencesTrajectories:
-		return d, nil
+		for i, tr := range d.Traj {
+			idx := make([]int, len(tr))
+			for k := range tr {
+				idx[k] = len(src.h) + k
+			}
+			src.h, src.pos, src.traj = append(src.h, tr...), append(src.pos, d.TrajPos[i]...), append(src.traj, idx)
+		}
+		return src, nil
 	case SequencesPositions:
 	default:
-		return nil, fmt.Errorf("training.sequences %q: want %q or %q", source, SequencesPositions, SequencesTrajectories)
+		return nil, fmt.Errorf("training.sequences %q: want %q or %q", cfg.Sequences, SequencesPositions, SequencesTrajectories)
 	}
 	if len(d.Traj) == 0 || len(d.Traj[0]) < 2 {
 		return nil, fmt.Errorf("training.sequences positions: the dataset's trajectories set the walks' count, length and speed; it has %d", len(d.Traj))
 	}
 	step := medianStep(d.TrajPos)
-	chans, pos := d.H, d.Pos
+	src.h, src.pos = d.H, d.Pos
 	if cfg.AE.IncludeEval {
-		chans, pos = slices.Concat(d.H, d.Eval), slices.Concat(d.Pos, d.EvalPos)
+		src.h, src.pos = slices.Concat(d.H, d.Eval), slices.Concat(d.Pos, d.EvalPos)
 	}
-	g, err := newPosGraph(chans, pos)
+	g, err := newPosGraph(src.h, src.pos)
 	if err != nil {
 		return nil, err
 	}
-	out := *d
-	out.Traj, out.TrajPos = nil, nil
+	src.walk = func(rng *rand.Rand, n int) []int { return g.walk(rng, n, step) }
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x3a1c))
 	for range d.Traj {
-		idx := g.walk(rng, len(d.Traj[0]), step)
-		hs, ps := make([][]complex128, len(idx)), make([][3]float64, len(idx))
-		for k, i := range idx {
-			hs[k], ps[k] = chans[i], pos[i]
-		}
-		out.Traj, out.TrajPos = append(out.Traj, hs), append(out.TrajPos, ps)
+		src.traj = append(src.traj, src.walk(rng, len(d.Traj[0])))
 	}
-	return &out, nil
+	return src, nil
 }
 
 // medianStep is the median distance between consecutive steps of the trajectories (speed x

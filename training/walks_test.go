@@ -2,6 +2,7 @@ package training
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -41,13 +42,13 @@ func TestSequenceDataWalksPositions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(w.Traj) != 2 || len(w.Traj[0]) != 500 || len(w.TrajPos[1]) != 500 {
-		t.Fatalf("got %d walks of %d steps, want the dataset's 2 x 500", len(w.Traj), len(w.Traj[0]))
+	if len(w.traj) != 2 || len(w.traj[0]) != 500 || len(w.traj[1]) != 500 {
+		t.Fatalf("got %d walks of %d steps, want the dataset's 2 x 500", len(w.traj), len(w.traj[0]))
 	}
 	var travelled float64
-	for i, tr := range w.Traj {
-		for k, h := range tr {
-			p := w.TrajPos[i][k]
+	for i, tr := range w.traj {
+		for k, j := range tr {
+			h, p := w.h[j], w.pos[j]
 			idx := int(math.Round(p[1]/a))*11 + int(math.Round(p[0]/a))
 			if h[0] != complex(float64(idx+1), 0) {
 				t.Fatalf("walk %d step %d at %v carries the channel of position %v, want %d", i, k, p, h[0], idx+1)
@@ -59,10 +60,10 @@ func TestSequenceDataWalksPositions(t *testing.T) {
 				continue
 			}
 			// a step stays or moves to one of the 8 grid neighbours
-			if s := dist(p, w.TrajPos[i][k-1]); s > math.Sqrt2*a+1e-9 {
+			if s := dist(p, w.pos[tr[k-1]]); s > math.Sqrt2*a+1e-9 {
 				t.Fatalf("walk %d jumps %.3f m at step %d, want at most sqrt(2) x %.2f m", i, s, k, a)
 			}
-			travelled += dist(p, w.TrajPos[i][k-1])
+			travelled += dist(p, w.pos[tr[k-1]])
 		}
 	}
 	// The walks travel 0.1 m per step on average: the odometer loses nothing at turns and holds
@@ -75,13 +76,53 @@ func TestSequenceDataWalksPositions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k := range again.TrajPos[0] {
-		if again.TrajPos[0][k] != w.TrajPos[0][k] {
-			t.Fatalf("step %d differs between two walks with the same seed", k)
+	if !slices.Equal(again.traj[0], w.traj[0]) {
+		t.Fatal("two walks with the same seed differ")
+	}
+	tr, err := sequenceData(d, Config{Seed: 3, Sequences: SequencesTrajectories})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.walk != nil || len(tr.traj) != 2 || len(tr.h) != 1000 || tr.pos[tr.traj[1][499]] != d.TrajPos[1][499] {
+		t.Error("trajectories: want the dataset's own two trajectories and no walker")
+	}
+}
+
+// With a walker every training batch is made of fresh walks (a training sample never repeats),
+// while the validation windows stay the held-out walks' with the same noise every epoch.
+func TestSequencesFreshWalks(t *testing.T) {
+	d := gridData(101, 11, 0.25, nil)
+	src, err := sequenceData(d, Config{Seed: 3, Sequences: SequencesPositions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := newSequences(src, randomSetup(t, 1, 1, 1, 1, 1, 1), 20, 0.5, rand.New(rand.NewPCG(1, 2)), 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nm := &norm{LogGainStd: 1}
+	steps := func(rng *rand.Rand) [][]int {
+		out := make([][]int, 2)
+		q.inputs(nm, rng, []int{0, 1}, func(row, _, p int, _ float64) { out[row] = append(out[row], p) })
+		return out
+	}
+	rng := rand.New(rand.NewPCG(4, 5))
+	a, b := steps(rng), steps(rng)
+	if slices.Equal(a[0], b[0]) || slices.Equal(a[0], q.windows[q.train[0]]) {
+		t.Error("training sample 0 repeats: want a fresh walk per batch")
+	}
+	for _, w := range append(a, b...) {
+		if len(w) != 20 {
+			t.Fatalf("a fresh walk of %d steps, want T = 20", len(w))
+		}
+		for k := 1; k < len(w); k++ {
+			if s := dist(src.pos[w[k]], src.pos[w[k-1]]); s > math.Sqrt2*0.25+1e-9 {
+				t.Fatalf("a fresh walk jumps %.3f m", s)
+			}
 		}
 	}
-	if same, _ := sequenceData(d, Config{Seed: 3, Sequences: SequencesTrajectories}); same != d {
-		t.Error("trajectories: want the dataset itself")
+	if v1, v2 := q.inputs(nm, nil, []int{3}, func(int, int, int, float64) {}), q.inputs(nm, nil, []int{3}, func(int, int, int, float64) {}); !slices.Equal(v1, v2) {
+		t.Error("a validation sample changes between calls")
 	}
 }
 
@@ -132,12 +173,12 @@ func TestSequenceDataIncludeEval(t *testing.T) {
 			t.Fatal(err)
 		}
 		visits := 0
-		for i, tr := range w.Traj {
-			for k, h := range tr {
-				if real(h[0]) < 0 {
+		for i, tr := range w.traj {
+			for k, j := range tr {
+				if h := w.h[j]; real(h[0]) < 0 {
 					visits++
-					if p := d.EvalPos[int(-real(h[0]))-1]; p != w.TrajPos[i][k] {
-						t.Fatalf("walk %d step %d at %v carries the channel of evaluation position %v", i, k, w.TrajPos[i][k], p)
+					if p := d.EvalPos[int(-real(h[0]))-1]; p != w.pos[j] {
+						t.Fatalf("walk %d step %d at %v carries the channel of evaluation position %v", i, k, w.pos[j], p)
 					}
 				}
 			}
