@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"reflect"
 	"slices"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/cctrack/cctrack/configs"
@@ -114,12 +112,10 @@ type reloader struct {
 	log     *slog.Logger
 }
 
-// watchReload reloads the configuration from where it came from (cfg.Source) at every SIGHUP until ctx
-// ends or the returned stop is called. A reload that fails to load, fails validation or changes a key
+// watchReload reloads the configuration from where it came from (cfg.Source) at every SIGHUP
+// delivered on hup until ctx ends or the returned stop is called. A reload that fails to load, fails validation or changes a key
 // that cannot change is refused with the reason logged, and the running configuration stays.
-func watchReload(ctx context.Context, cfg configs.Config, tb *testbed, summary chan time.Duration, log *slog.Logger) (stop func()) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+func watchReload(ctx context.Context, hup <-chan os.Signal, cfg configs.Config, tb *testbed, summary chan time.Duration, log *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	r := &reloader{running: cfg, tb: tb, summary: summary, log: log}
@@ -139,7 +135,6 @@ func watchReload(ctx context.Context, cfg configs.Config, tb *testbed, summary c
 		}
 	}()
 	return func() {
-		signal.Stop(hup)
 		cancel()
 		<-done
 	}

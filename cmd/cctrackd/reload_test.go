@@ -142,6 +142,33 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	}
 }
 
+// A SIGHUP while the testbed is still being built (sent as soon as the status endpoint, the first
+// thing run starts, is up) neither kills the daemon nor is lost: it is applied once the daemon runs.
+func TestSIGHUPDuringStartup(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	withStatus := func(yaml string) string { return strings.Replace(yaml, `status_addr: ""`, `status_addr: "127.0.0.1:0"`, 1) }
+	cfg := loadYAML(t, path, withStatus(reloadYAML(dir, "summary_every_s: 3600", `influxdb: {url: ""}`)))
+	if err := os.WriteFile(path, []byte(withStatus(reloadYAML(dir, "summary_every_s: 0.05", `influxdb: {url: ""}`))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)), io.Discard) }()
+	at := waitLog(t, &logs, 0, "msg=\"status endpoint\"")
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	at = waitLog(t, &logs, at, "cctrackd started")
+	waitLog(t, &logs, at, "changed=daemon.summary_every_s")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v\n%s", err, logs.String())
+	}
+}
+
 // A reload moves the InfluxDB sink to another server between two batches: every point of the run is on
 // exactly one of the two servers, with the file's values.
 func TestReloadMovesInfluxDB(t *testing.T) {

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cctrack/cctrack/configs"
@@ -23,6 +26,11 @@ import (
 // configured number of intervals is done; a cancelled context is a clean stop. Telemetry is flushed
 // and the radio parked on the way out. Progress bars go to progressOut.
 func run(ctx context.Context, cfg configs.Config, log *slog.Logger, progressOut io.Writer) error {
+	// SIGHUP is caught from the start: one that arrives while the testbed is built (minutes, when a
+	// model trains first) waits and is applied once the daemon runs, instead of killing it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	status, stopStatus, err := serveStatus(ctx, cfg, log) // up (answering "starting") while the testbed is built
 	if err != nil {
 		return err
@@ -35,7 +43,7 @@ func run(ctx context.Context, cfg configs.Config, log *slog.Logger, progressOut 
 	defer tb.close(ctx, cfg.Telemetry.ShutdownTimeout, log)
 	ctl := tb.ctl
 	summaryEvery := make(chan time.Duration, 1) // a SIGHUP reload's new daemon.summary_every_s
-	defer watchReload(ctx, cfg, tb, summaryEvery, log)()
+	defer watchReload(ctx, hup, cfg, tb, summaryEvery, log)()
 	status.serve(ctl)
 	st := ctl.Status()
 	log.Info("cctrackd started", "run", st.Run, "backend", st.Backend, "array", st.Array, "observations", tb.observations,
