@@ -58,7 +58,7 @@ func (c BufferConfig) Validate() error {
 // one of Written, Dropped or Rejected; until then it is Pending.
 type Stats struct {
 	Written  uint64 // delivered
-	Dropped  uint64 // pushed out by newer points while the buffer was full, added after Close, or left undelivered by Close
+	Dropped  uint64 // pushed out by newer points while the buffer was full, added after Close, left undelivered by Close, or damaged on disk in the spool
 	Rejected uint64 // refused for good by the writer (the server, or unencodable)
 	Retries  uint64 // failed write attempts that were followed by another attempt after a backoff
 	Pending  int    // waiting or being written
@@ -110,8 +110,9 @@ type Buffer struct {
 // held, except persist. Adding is not part of it: Add calls the concrete type, so that the points passed to
 // Add need not escape to the heap.
 type queue interface {
-	// take moves up to max of the oldest waiting points into flight, appending them to dst.
-	take(dst []Point, max int) ([]Point, error)
+	// take moves up to max of the oldest waiting points into flight, appending them to dst; dropped
+	// is how many waiting points it gave up instead (a Spool's records damaged on disk).
+	take(dst []Point, max int) (out []Point, dropped int, err error)
 	// settle removes the oldest n points in flight for good.
 	settle(n int)
 	// putBack returns the newest points in flight, pts, to the front of the waiting points; it returns how
@@ -368,8 +369,9 @@ func (b *Buffer) flush() (time.Duration, error) {
 func (b *Buffer) take() ([]Point, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	batch, err := b.q.take(b.batch[:0], b.cfg.BatchSize)
+	batch, dropped, err := b.q.take(b.batch[:0], b.cfg.BatchSize)
 	b.inflight = len(batch)
+	b.stats.Dropped += uint64(dropped)
 	return batch, err
 }
 
@@ -445,7 +447,7 @@ func (r *ring) push(points []Point) (dropped int) {
 	return dropped
 }
 
-func (r *ring) take(dst []Point, max int) ([]Point, error) {
+func (r *ring) take(dst []Point, max int) ([]Point, int, error) {
 	k := min(r.n, max)
 	for i := range k {
 		j := (r.head + i) % len(r.buf)
@@ -454,7 +456,7 @@ func (r *ring) take(dst []Point, max int) ([]Point, error) {
 	}
 	r.head = (r.head + k) % len(r.buf)
 	r.n -= k
-	return dst, nil
+	return dst, 0, nil
 }
 
 func (r *ring) settle(int) {}

@@ -527,8 +527,11 @@ func (s *Spool) seg(first uint64) *segment {
 	return nil
 }
 
-// take decodes up to max waiting points into dst and puts them in flight.
-func (s *Spool) take(dst []Point, max int) ([]Point, error) {
+// take decodes up to max waiting points into dst and puts them in flight. A record found damaged
+// here (the file changed on disk after OpenSpool checked it) is given up with the rest of its segment
+// (dropped counts them): the records behind it cannot be found without its length, and retrying would
+// stall the sink for ever.
+func (s *Spool) take(dst []Point, max int) (_ []Point, dropped int, _ error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for len(dst) < max && s.waitingN > 0 {
@@ -536,18 +539,29 @@ func (s *Spool) take(dst []Point, max int) ([]Point, error) {
 		if g == nil || s.read.rec == g.count {
 			i := slices.IndexFunc(s.segs, func(x *segment) bool { return x.first > s.read.seg })
 			if i < 0 {
-				return dst, fmt.Errorf("telemetry: spool: %d points waiting after the last segment (a bug)", s.waitingN)
+				return dst, dropped, fmt.Errorf("telemetry: spool: %d points waiting after the last segment (a bug)", s.waitingN)
 			}
 			s.read = spoolPos{seg: s.segs[i].first}
 			continue
 		}
 		rec, err := s.record(g, s.read.off)
-		if err != nil {
-			return dst, err
+		var p Point
+		var n int
+		if err == nil {
+			if p, n, err = readRecord(rec, s.intern); err != nil {
+				err = fmt.Errorf("telemetry: spool: %s at byte %d: %w", g.f.Name(), s.read.off, err)
+			}
 		}
-		p, n, err := readRecord(rec, s.intern)
+		if errors.Is(err, errBadRecord) || errors.Is(err, errShortRecord) || errors.Is(err, io.EOF) {
+			lost, cerr := s.cut(g, err)
+			if cerr != nil {
+				return dst, dropped, cerr
+			}
+			dropped += lost
+			continue
+		}
 		if err != nil {
-			return dst, fmt.Errorf("telemetry: spool: %s at byte %d: %w", g.f.Name(), s.read.off, err)
+			return dst, dropped, err
 		}
 		dst = append(dst, p)
 		s.read.off += int64(n)
@@ -555,7 +569,23 @@ func (s *Spool) take(dst []Point, max int) ([]Point, error) {
 		s.inflight = append(s.inflight, s.read)
 		s.waitingN--
 	}
-	return dst, nil
+	return dst, dropped, nil
+}
+
+// cut gives up segment g's records from the read position on, after damage found there (why); when g
+// is being appended to, the next points go to a new segment first.
+func (s *Spool) cut(g *segment, why error) (lost int, err error) {
+	if g == s.segs[len(s.segs)-1] {
+		if err := s.rotate(); err != nil {
+			return 0, err
+		}
+	}
+	lost = g.count - s.read.rec
+	g.count = s.read.rec
+	s.waitingN -= lost
+	s.log.Error("telemetry: spool: a record was damaged on disk; dropping it and the rest of its segment",
+		"file", g.f.Name(), "offset", s.read.off, "points_dropped", lost, "err", why)
+	return lost, nil
 }
 
 // record returns the bytes of segment g from off to at least the end of the record there, reading ahead.

@@ -46,7 +46,7 @@ func BenchmarkSpoolReplay(b *testing.B) {
 			}
 			b.StartTimer()
 		}
-		got, err := s.take(batch[:0], 1)
+		got, _, err := s.take(batch[:0], 1)
 		if err != nil || len(got) != 1 {
 			b.Fatal(len(got), err)
 		}

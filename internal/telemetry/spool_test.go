@@ -192,7 +192,7 @@ func TestSpoolAcknowledgement(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.push(points(0, 20))
-	batch, _ := s.take(nil, 5)
+	batch, _, _ := s.take(nil, 5)
 	samePoints(t, "first batch", batch, points(0, 5))
 	s.settle(5)
 	if err := s.persist(); err != nil {
@@ -207,6 +207,63 @@ func TestSpoolAcknowledgement(t *testing.T) {
 		t.Fatal(err)
 	}
 	samePoints(t, "after the crash", kept, points(5, 20))
+}
+
+// A record damaged on disk after the spool was opened (and checked) is found while sending: it and
+// the rest of its segment are dropped and counted, the points before it are sent, and the points added
+// afterwards go to a new segment and are sent too (retrying the damaged record would stall the sink).
+func TestSpoolDamageWhileSending(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenSpool(testSpoolConfig(dir), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.push(points(0, 10))
+	var off int
+	for _, p := range points(0, 4) {
+		rec, err := appendRecord(nil, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		off += len(rec)
+	}
+	seg := filepath.Join(dir, segmentName(0))
+	f, err := os.OpenFile(seg, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := []byte{0}
+	if _, err := f.ReadAt(b, int64(off+12)); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0x10
+	if _, err := f.WriteAt(b, int64(off+12)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	got, dropped, err := s.take(nil, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	samePoints(t, "before the damage", got, points(0, 4))
+	if dropped != 6 || s.waiting() != 0 {
+		t.Fatalf("dropped %d, %d waiting; want the damaged record and the 5 behind it dropped, none waiting", dropped, s.waiting())
+	}
+	s.settle(len(got))
+	s.push(points(10, 15))
+	got, dropped, err = s.take(nil, 100)
+	if err != nil || dropped != 0 {
+		t.Fatalf("after the damage: dropped %d, %v", dropped, err)
+	}
+	samePoints(t, "added after the damage", got, points(10, 15))
+	s.settle(len(got))
+	if _, err := s.close(); err != nil {
+		t.Fatal(err)
+	}
+	if left, err := ReadSpool(dir); err != nil || len(left) != 0 {
+		t.Fatalf("after delivery the spool holds %d points (%v), want none", len(left), err)
+	}
 }
 
 // Two processes (here two opens) never share a spool.
@@ -430,8 +487,8 @@ func FuzzOpenSpool(f *testing.F) {
 			t.Fatalf("open: %v", err)
 		}
 		n := s.waiting()
-		got, err := s.take(nil, n+1)
-		if err != nil || len(got) != n {
+		got, dropped, err := s.take(nil, n+1)
+		if err != nil || len(got) != n || dropped != 0 {
 			t.Fatalf("took %d of %d points: %v", len(got), n, err)
 		}
 		if _, err := s.close(); err != nil {
