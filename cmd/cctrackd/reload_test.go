@@ -147,7 +147,9 @@ func TestReloadOnSIGHUP(t *testing.T) {
 func TestSIGHUPDuringStartup(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "c.yaml")
-	withStatus := func(yaml string) string { return strings.Replace(yaml, `status_addr: ""`, `status_addr: "127.0.0.1:0"`, 1) }
+	withStatus := func(yaml string) string {
+		return strings.Replace(yaml, `status_addr: ""`, `status_addr: "127.0.0.1:0"`, 1)
+	}
 	cfg := loadYAML(t, path, withStatus(reloadYAML(dir, "summary_every_s: 3600", `influxdb: {url: ""}`)))
 	if err := os.WriteFile(path, []byte(withStatus(reloadYAML(dir, "summary_every_s: 0.05", `influxdb: {url: ""}`))), 0o644); err != nil {
 		t.Fatal(err)
