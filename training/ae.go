@@ -127,6 +127,9 @@ func TrainAutoencoder(ctx context.Context, d *Data, cfg Config, out string, log 
 	if err != nil {
 		return nil, err
 	}
+	if err := initWeights(cfg.Init, dir, kindAE, a.enc, a.dec); err != nil {
+		return nil, err
+	}
 	meta := checkpointFile{Kind: kindAE, Config: cfg, NB: d.NB, NU: d.NU, Data: d.Source}
 	hist, err := fitModel(ctx, m, cfg.AE.fit(cfg.LRSchedule), cfg.Seed, log, progress, func(hist []EpochLoss) error {
 		meta.Losses = hist

@@ -207,6 +207,29 @@ func readWeights(dir string, weights ...params) error {
 	return nil
 }
 
+// initWeights loads the weights ws from the kind checkpoint in dir (Config.Init), when dir is set;
+// their names and shapes must match the configured network. dir must not be the output directory
+// out (absolute): the first epoch would overwrite the weights training started from.
+func initWeights(dir, out, kind string, ws ...params) error {
+	if dir == "" {
+		return nil
+	}
+	abs, err := absDir(dir)
+	if err == nil && abs == out {
+		err = fmt.Errorf("%s is also the output directory: the first epoch would overwrite the weights it starts from", abs)
+	}
+	if err == nil {
+		_, err = readCheckpoint(abs, kind)
+	}
+	if err == nil {
+		err = readWeights(abs, ws...)
+	}
+	if err != nil {
+		return fmt.Errorf("training: init: %w", err)
+	}
+	return nil
+}
+
 // absDir makes dir absolute and checks that it is a directory.
 func absDir(dir string) (string, error) {
 	abs, err := filepath.Abs(dir)

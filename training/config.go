@@ -22,10 +22,14 @@ type Config struct {
 	// SequencesPositions or SequencesTrajectories.
 	Sequences string `json:"sequences"`
 	// LRSchedule is how every model's learning rate moves over its epochs: LRConstant or LRCosine.
-	LRSchedule string        `json:"lr_schedule"`
-	AE         AEConfig      `json:"ae"`
-	Tracker    TrackerConfig `json:"tracker"`
-	E2E        E2EConfig     `json:"e2e"`
+	LRSchedule string `json:"lr_schedule"`
+	// Init is a checkpoint directory of the same kind whose trainable weights training starts from
+	// instead of seeded random ones (fine-tuning, or going on after a stop; Adam's moments start
+	// from zero). Empty: from scratch. It is set by `cctrack train --init`, not by the config file.
+	Init    string        `json:"init,omitempty"`
+	AE      AEConfig      `json:"ae"`
+	Tracker TrackerConfig `json:"tracker"`
+	E2E     E2EConfig     `json:"e2e"`
 }
 
 // AEConfig is the autoencoder: encoder 2 N_B N_U → Hidden... → Latent, decoder the mirror (ReLU

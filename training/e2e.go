@@ -48,6 +48,9 @@ func TrainE2E(ctx context.Context, d *Data, s Setup, cfg Config, out string, log
 	if err != nil {
 		return nil, err
 	}
+	if err := initWeights(cfg.Init, dir, kindE2E, m.net); err != nil {
+		return nil, err
+	}
 	setup, nm := m.setup, m.norm
 	meta := checkpointFile{Kind: kindE2E, Config: cfg, NB: d.NB, NU: d.NU, Setup: &setup, Norm: &nm, Data: d.Source}
 	hist, err := fitModel(ctx, fm, cfg.E2E.fit(cfg.LRSchedule), cfg.Seed, log, progress, func(hist []EpochLoss) error {

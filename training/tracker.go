@@ -105,6 +105,9 @@ func TrainTracker(ctx context.Context, d *Data, ae *Autoencoder, s Setup, cfg Co
 	if err != nil {
 		return nil, err
 	}
+	if err := initWeights(cfg.Init, dir, kindTracker, m.net); err != nil {
+		return nil, err
+	}
 	meta := m.meta(d.Source)
 	hist, err := fitModel(ctx, fm, cfg.Tracker.fit(cfg.LRSchedule), cfg.Seed, log, progress, func(hist []EpochLoss) error {
 		meta.Losses = hist

@@ -516,6 +516,61 @@ func TestReproducible(t *testing.T) {
 	}
 }
 
+// TestInit: --init starts from a checkpoint's weights. At a negligible learning rate one epoch
+// keeps them (within 1e-5: Adam's first steps move each weight by about lr) and the validation loss
+// is the checkpoint's best; the config records where training started. A checkpoint of another
+// kind or size, or the output directory itself, is an error.
+func TestInit(t *testing.T) {
+	x := getTrained(t)
+	cfg := tinyConfig()
+	cfg.Init, cfg.Tracker.Epochs, cfg.Tracker.LR = x.trDir, 1, 1e-9
+	dir := t.TempDir()
+	m, err := TrainTracker(context.Background(), x.d, x.ae, x.s, cfg, dir, quietLog(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range m.net {
+		for j, w := range p.data {
+			if d := math.Abs(float64(w - x.tr.net[i].data[j])); d > 1e-5 {
+				t.Fatalf("weight %s[%d] moved by %g from the checkpoint it started from", p.name, j, d)
+			}
+		}
+	}
+	started, err := readCheckpoint(x.trDir, kindTracker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := readCheckpoint(dir, kindTracker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta.Config.Init != x.trDir {
+		t.Errorf("config.json records init %q, want %q", meta.Config.Init, x.trDir)
+	}
+	if got, want := meta.Losses[0].Val, bestVal(started.Losses); math.Abs(got-want) > 1e-3*want {
+		t.Errorf("validation loss after one epoch from the checkpoint %g, want its best %g", got, want)
+	}
+
+	for _, c := range []struct {
+		name, init, out string
+		change          func(*Config)
+		want            string
+	}{
+		{"another kind", x.aeDir, t.TempDir(), func(*Config) {}, `holds a "autoencoder" model`},
+		{"another size", x.trDir, t.TempDir(), func(c *Config) { c.Tracker.LSTMHidden = 16 }, "the config and the weights disagree"},
+		{"the output directory", x.trDir, x.trDir, func(*Config) {}, "also the output directory"},
+		{"missing", filepath.Join(t.TempDir(), "none"), t.TempDir(), func(*Config) {}, "no such file"},
+	} {
+		cfg := tinyConfig()
+		cfg.Init, cfg.Tracker.Epochs = c.init, 1
+		c.change(&cfg)
+		_, err := TrainTracker(context.Background(), x.d, x.ae, x.s, cfg, c.out, quietLog(), nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "init") {
+			t.Errorf("%s: %v, want an error naming init and containing %q", c.name, err, c.want)
+		}
+	}
+}
+
 // TestCancel: a cancelled training stops with the context's error and leaves the best checkpoint
 // written so far loadable.
 func TestCancel(t *testing.T) {

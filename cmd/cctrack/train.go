@@ -18,7 +18,9 @@ const trainUsage = `usage: cctrack train ae|tracker|e2e --config FILE --dataset 
   e2e      the end-to-end LSTM baseline on the dataset's trajectories
 
 The config's training section has the hyperparameters, its arrays and beamforming section the
-pilot design the trackers learn from. DIR gets weights.npz and config.json.
+pilot design the trackers learn from. DIR gets weights.npz and config.json. --init DIR2 starts
+from DIR2's weights (a checkpoint of the same model and sizes) with a fresh learning-rate schedule
+and Adam state: more epochs after a finished or stopped run, or fine-tuning on other data.
 `
 
 // train runs `cctrack train MODEL`.
@@ -36,6 +38,7 @@ func train(ctx context.Context, args []string, stderr io.Writer, log *slog.Logge
 	cfgPath := fs.String("config", "", "configuration file (default: the embedded default.yaml)")
 	dataPath := fs.String("dataset", "", "dataset .npz written by cctrack sim dataset (required)")
 	out := fs.String("out", "", "output checkpoint directory (required)")
+	initDir := fs.String("init", "", "start from this checkpoint's weights (same model and sizes) instead of random ones: fine-tuning, or going on after a stop")
 	var aeDir string
 	var noTC bool
 	switch kind {
@@ -71,6 +74,7 @@ func train(ctx context.Context, args []string, stderr io.Writer, log *slog.Logge
 	if noTC {
 		tc.AE.Lambda = 0
 	}
+	tc.Init = *initDir
 	var ae *training.Autoencoder
 	if kind == "tracker" {
 		if ae, err = training.LoadAutoencoder(aeDir); err != nil {
