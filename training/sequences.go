@@ -22,9 +22,10 @@ type sequences struct {
 	skipped    int // windows dropped because a channel in them is all zero (no path)
 }
 
-// newSequences takes every window of t consecutive steps of every trajectory (stride 1) whose
+// newSequences takes every window of t consecutive steps of every trajectory of src (stride 1) whose
 // channels are all non-zero, and holds out whole trajectories (round(N·valFraction), at least one)
-// for validation so that no validation window overlaps a training one.
+// for validation so that no validation window overlaps a training one. With src's walker the
+// training windows only set the normalisation statistics; training batches are fresh walks.
 func newSequences(src *seqSource, s Setup, t int, valFraction float64, rng *rand.Rand, seed uint64) (*sequences, error) {
 	if s.Design.NB != src.nb || s.Design.NU != src.nu {
 		return nil, fmt.Errorf("the design is for %d x %d arrays, the data has %d x %d", s.Design.NB, s.Design.NU, src.nb, src.nu)
