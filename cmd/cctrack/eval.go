@@ -93,6 +93,7 @@ func evalCmd(ctx context.Context, args []string, stderr io.Writer, log *slog.Log
 	out := fset.String("out", "", "output directory (nmse.csv, summary.json, figures)")
 	dsPath := fset.String("dataset", "", "the training dataset .npz (default: generated from the config in memory)")
 	heldout := fset.String("heldout", "", "DX,DY: evaluate the evaluation walk moved by (DX, DY) m, off the training positions, instead of the dataset's (traced here)")
+	memoryless := fset.Bool("memoryless", false, "also run every learned model with its LSTM state reset before each interval (NAME_memoryless): what tracking across intervals adds")
 	if err := fset.Parse(args); err != nil {
 		return errUsage
 	}
@@ -117,7 +118,7 @@ func evalCmd(ctx context.Context, args []string, stderr io.Writer, log *slog.Log
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return fmt.Errorf("eval: --out: %w", err)
 	}
-	ev := &evaluation{cfg: cfg, log: log, stderr: stderr}
+	ev := &evaluation{cfg: cfg, log: log, stderr: stderr, memoryless: *memoryless}
 	if err := ev.loadData(ctx, *dsPath); err != nil {
 		return err
 	}
@@ -140,6 +141,8 @@ type evaluation struct {
 	log    *slog.Logger
 	stderr io.Writer
 	sim    *sim.Simulator
+	// memoryless adds each learned model reset before every interval
+	memoryless bool
 
 	data        *training.Data
 	chans       [][]complex128 // H along the evaluated trajectory
@@ -338,6 +341,13 @@ func (ev *evaluation) run(ctx context.Context) (evalSummary, error) {
 			ests = append(ests, learned.New(name, m))
 		}
 	}
+	if ev.memoryless {
+		for _, name := range []string{modelTracker, modelTrackerNoTC, modelE2E} {
+			if m, ok := ev.trackers[name]; ok {
+				ests = append(ests, memorylessModel{learned.New(name+"_memoryless", m)})
+			}
+		}
+	}
 	tx, noise := cfg.Powers()
 	bsImp, ueImp := cfg.Impairments()
 	r, err := simradio.New(simradio.Params{Scene: cfg.Name, BS: cfg.BSArray(), UE: cfg.UEArray(), PhaseShifter: cfg.PhaseShifter(),
@@ -382,6 +392,15 @@ func (ev *evaluation) run(ctx context.Context) (evalSummary, error) {
 		ev.log.Info("eval: the autoencoder alone (true alpha, beta)", "autoencoder", name, "nmse_db", fmt.Sprintf("%.2f", l.ReconstructionDB))
 	}
 	return sum, nil
+}
+
+// memorylessModel is a learned model reset before every interval: each estimate from that
+// interval's pilots alone, the model's memory of the earlier ones taken away.
+type memorylessModel struct{ *learned.Estimator }
+
+func (m memorylessModel) Estimate(dst, y []complex128) error {
+	m.Reset()
+	return m.Estimator.Estimate(dst, y)
 }
 
 // nmseSink keeps the controller's per-interval NMSE points.

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -194,6 +195,7 @@ func TestEval(t *testing.T) {
 	// Only the tracker: the rest is left out (and logged), including an e2e/ whose training has not
 	// finished an epoch (no config.json yet); no autoencoder, no latent figure. The held-out walk
 	// (moved half a metre) and the dataset generated in memory take the other paths of the command.
+	// --memoryless adds the tracker reset before every interval, which estimates differently.
 	t.Run("tracker only, held out", func(t *testing.T) {
 		only := filepath.Join(t.TempDir(), "models")
 		if err := os.CopyFS(filepath.Join(only, modelTracker), os.DirFS(filepath.Join(models, modelTracker))); err != nil {
@@ -203,11 +205,15 @@ func TestEval(t *testing.T) {
 			t.Fatal(err)
 		}
 		out := filepath.Join(t.TempDir(), "eval")
-		if _, stderr, err := runCLI(t, "eval", "--config", cfgPath, "--models", only, "--heldout", "0.5,-0.5", "--out", out); err != nil {
+		if _, stderr, err := runCLI(t, "eval", "--config", cfgPath, "--models", only, "--heldout", "0.5,-0.5", "--memoryless", "--out", out); err != nil {
 			t.Fatalf("%v: %s", err, stderr)
 		}
 		sum := readSummary(t, filepath.Join(out, "summary.json"))
-		checkSummary(t, sum, []string{"ls", "lmmse", "omp", "tracker"})
+		checkSummary(t, sum, []string{"ls", "lmmse", "omp", "tracker", "tracker_memoryless"})
+		ests, _ := sum["estimators"].(map[string]any)
+		if a, b := ests["tracker"], ests["tracker_memoryless"]; reflect.DeepEqual(a, b) {
+			t.Errorf("tracker %v and tracker_memoryless %v: want the reset to change the estimates", a, b)
+		}
 		if tr, _ := sum["trajectory"].(map[string]any); tr["kind"] != "heldout" || tr["intervals"] != 16.0 {
 			t.Errorf("summary trajectory %v", tr)
 		}
