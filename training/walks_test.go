@@ -126,6 +126,61 @@ func TestSequencesFreshWalks(t *testing.T) {
 	}
 }
 
+// Fresh windows visit the densely packed evaluation positions (0.1 m apart on a 0.25 m grid) as
+// often as the windows of the fixed walks do, not as often as walks started at a uniformly drawn
+// position (which start on them in proportion to their number).
+func TestFreshWindowsDistribution(t *testing.T) {
+	const a = 0.25
+	d := gridData(41, 41, a, nil)
+	for k := range 100 {
+		d.Eval = append(d.Eval, []complex128{complex(-float64(k+1), 0)})
+		d.EvalPos = append(d.EvalPos, [3]float64{0.1 * float64(k), 20 * a, 1.5})
+	}
+	for len(d.Traj) < 200 {
+		d.Traj, d.TrajPos = append(d.Traj, d.Traj[0]), append(d.TrajPos, d.TrajPos[0])
+	}
+	src, err := sequenceData(d, Config{Seed: 5, Sequences: SequencesPositions, AE: AEConfig{IncludeEval: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	onEval := func(ws [][]int) float64 {
+		n, all := 0, 0
+		for _, w := range ws {
+			for _, p := range w {
+				all++
+				if p >= len(d.H) {
+					n++
+				}
+			}
+		}
+		return float64(n) / float64(all)
+	}
+	var fixed, fresh, short [][]int
+	for _, tr := range src.traj {
+		for k := 0; k+20 <= len(tr); k += 20 {
+			fixed = append(fixed, tr[k:k+20])
+		}
+	}
+	g, err := newPosGraph(src.h, src.pos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(8, 9))
+	for range 5000 {
+		fresh, short = append(fresh, src.walk(rng, 20)), append(short, g.walk(rng, 20, 0.1))
+	}
+	// The fixed walks' share moves between 0.031 and 0.042 with the seed (5, 6, 7, 11: a walk that
+	// reaches the line follows it), hence the bounds of a third either way; 5000 fresh windows
+	// give 0.038, and 20-step walks started anywhere 0.055.
+	fx, fr, sh := onEval(fixed), onEval(fresh), onEval(short)
+	if fr < 0.75*fx || fr > 1.33*fx {
+		t.Errorf("fresh windows: %.4f of their steps on the evaluation positions, the fixed walks %.4f", fr, fx)
+	}
+	if sh < 1.3*fr {
+		t.Errorf("20-step walks %.4f against fresh windows %.4f: the test no longer tells them apart", sh, fr)
+	}
+}
+
 func TestSequenceDataErrors(t *testing.T) {
 	all := map[int]bool{}
 	for i := range 9 {
