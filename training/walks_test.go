@@ -126,16 +126,23 @@ func TestSequencesFreshWalks(t *testing.T) {
 	}
 }
 
-// Fresh windows visit the densely packed evaluation positions (0.1 m apart on a 0.25 m grid) as
-// often as the windows of the fixed walks do, not as often as walks started at a uniformly drawn
-// position (which start on them in proportion to their number).
-func TestFreshWindowsDistribution(t *testing.T) {
-	const a = 0.25
+// gridWithEval is a 41 x 41 grid at spacing a with an evaluation walk of 100 positions 0.1 m apart
+// along its row 20 (every 5th on a grid point when a = 0.25), evaluation channel k being -(k+1).
+func gridWithEval(a float64) *Data {
 	d := gridData(41, 41, a, nil)
 	for k := range 100 {
 		d.Eval = append(d.Eval, []complex128{complex(-float64(k+1), 0)})
 		d.EvalPos = append(d.EvalPos, [3]float64{0.1 * float64(k), 20 * a, 1.5})
 	}
+	return d
+}
+
+// Fresh windows visit the densely packed evaluation positions (0.1 m apart on a 0.25 m grid) as
+// often as the windows of the fixed walks do, not as often as walks started at a uniformly drawn
+// position (which start on them in proportion to their number).
+func TestFreshWindowsDistribution(t *testing.T) {
+	const a = 0.25
+	d := gridWithEval(a)
 	for len(d.Traj) < 200 {
 		d.Traj, d.TrajPos = append(d.Traj, d.Traj[0]), append(d.TrajPos, d.TrajPos[0])
 	}
@@ -208,11 +215,7 @@ func TestSequenceDataErrors(t *testing.T) {
 // otherwise hop between them for ever.
 func TestSequenceDataIncludeEval(t *testing.T) {
 	const a = 0.25
-	d := gridData(41, 41, a, nil)
-	for k := range 100 {
-		d.Eval = append(d.Eval, []complex128{complex(-float64(k+1), 0)})
-		d.EvalPos = append(d.EvalPos, [3]float64{0.1 * float64(k), 20 * a, 1.5})
-	}
+	d := gridWithEval(a)
 	g, err := newPosGraph(slices.Concat(d.H, d.Eval), slices.Concat(d.Pos, d.EvalPos))
 	if err != nil {
 		t.Fatal(err)
