@@ -151,7 +151,7 @@ func e2eProblem(d *Data, s Setup, cfg Config, log *slog.Logger) (*E2E, *model, e
 			out, _, _ := m.forward(w, x, z, z)
 			return DivScalar(ReduceAllSum(Square(Sub(tg, out))), float64(dims[0]*dims[1]))
 		},
-		trainBatch: func(rng *rand.Rand, idx []int) []*tensors.Tensor { return batchOf(rng, idx) },
+		trainBatch: batchOf,
 		valBatch:   func(idx []int) []*tensors.Tensor { return batchOf(nil, idx) },
 	}, nil
 }

@@ -229,7 +229,7 @@ func trackerProblem(d *Data, ae *Autoencoder, s Setup, cfg Config, log *slog.Log
 			l := Add(ReduceAllSum(Square(Sub(sT, sHat))), ReduceAllSum(Mul(Square(Sub(abT, abHat)), weights)))
 			return DivScalar(l, float64(dims[0]*dims[1]))
 		},
-		trainBatch: func(rng *rand.Rand, idx []int) []*tensors.Tensor { return batchOf(rng, idx) },
+		trainBatch: batchOf,
 		valBatch:   func(idx []int) []*tensors.Tensor { return batchOf(nil, idx) },
 	}, nil
 }

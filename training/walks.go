@@ -19,8 +19,9 @@ const (
 )
 
 // seqSource is where a trainer's windows come from: a pool of channels at their positions, the
-// trajectories as indices into the pool, and for SequencesPositions a walker that draws fresh walks
-// of n steps over the pool (nil for SequencesTrajectories, whose traced walks are all there is).
+// trajectories as indices into the pool, and for SequencesPositions a walker that draws fresh
+// windows of n steps over the pool (nil for SequencesTrajectories, whose traced walks are all there
+// is).
 type seqSource struct {
 	nb, nu int
 	h      [][]complex128
