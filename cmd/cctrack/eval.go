@@ -336,18 +336,16 @@ func (ev *evaluation) run(ctx context.Context) (evalSummary, error) {
 		return evalSummary{}, fmt.Errorf("estimators.omp: %w", err)
 	}
 	ests := []estimator.Estimator{estimator.NewLS(), estimator.NewLMMSE(cov), omp}
+	var forgetful []estimator.Estimator // after all the others, in the same order
 	for _, name := range []string{modelTracker, modelTrackerNoTC, modelE2E} {
 		if m, ok := ev.trackers[name]; ok {
 			ests = append(ests, learned.New(name, m))
-		}
-	}
-	if ev.memoryless {
-		for _, name := range []string{modelTracker, modelTrackerNoTC, modelE2E} {
-			if m, ok := ev.trackers[name]; ok {
-				ests = append(ests, memorylessModel{learned.New(name+"_memoryless", m)})
+			if ev.memoryless {
+				forgetful = append(forgetful, memorylessModel{learned.New(name+"_memoryless", m)})
 			}
 		}
 	}
+	ests = append(ests, forgetful...)
 	tx, noise := cfg.Powers()
 	bsImp, ueImp := cfg.Impairments()
 	r, err := simradio.New(simradio.Params{Scene: cfg.Name, BS: cfg.BSArray(), UE: cfg.UEArray(), PhaseShifter: cfg.PhaseShifter(),

@@ -113,8 +113,9 @@ type reloader struct {
 }
 
 // watchReload reloads the configuration from where it came from (cfg.Source) at every SIGHUP
-// delivered on hup until ctx ends or the returned stop is called. A reload that fails to load, fails validation or changes a key
-// that cannot change is refused with the reason logged, and the running configuration stays.
+// delivered on hup until ctx ends or the returned stop is called. A reload that fails to load, fails
+// validation or changes a key that cannot change is refused with the reason logged, and the running
+// configuration stays.
 func watchReload(ctx context.Context, hup <-chan os.Signal, cfg configs.Config, tb *testbed, summary chan time.Duration, log *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
