@@ -18,16 +18,17 @@ type Training struct {
 }
 
 type TrainAE struct {
-	Hidden      []int   `mapstructure:"hidden"`
-	Latent      int     `mapstructure:"latent"`
-	Lambda      float64 `mapstructure:"lambda"`
-	LatentNoise float64 `mapstructure:"latent_noise"`
-	IncludeEval bool    `mapstructure:"include_eval"`
-	Epochs      int     `mapstructure:"epochs"`
-	Batch       int     `mapstructure:"batch"`
-	LR          float64 `mapstructure:"lr"`
-	Patience    int     `mapstructure:"patience"`
-	ValFraction float64 `mapstructure:"val_fraction"`
+	Hidden        []int   `mapstructure:"hidden"`
+	Latent        int     `mapstructure:"latent"`
+	Lambda        float64 `mapstructure:"lambda"`
+	LatentNoise   float64 `mapstructure:"latent_noise"`
+	NoiseRelative bool    `mapstructure:"latent_noise_relative"`
+	IncludeEval   bool    `mapstructure:"include_eval"`
+	Epochs        int     `mapstructure:"epochs"`
+	Batch         int     `mapstructure:"batch"`
+	LR            float64 `mapstructure:"lr"`
+	Patience      int     `mapstructure:"patience"`
+	ValFraction   float64 `mapstructure:"val_fraction"`
 }
 
 type TrainTracker struct {
@@ -63,7 +64,7 @@ func (c Config) TrainingConfig() training.Config {
 	t := c.Training
 	return training.Config{
 		Seed: t.Seed, Sequences: t.Sequences, LRSchedule: t.LRSchedule,
-		AE: training.AEConfig{Hidden: t.AE.Hidden, Latent: t.AE.Latent, Lambda: t.AE.Lambda, LatentNoise: t.AE.LatentNoise, IncludeEval: t.AE.IncludeEval,
+		AE: training.AEConfig{Hidden: t.AE.Hidden, Latent: t.AE.Latent, Lambda: t.AE.Lambda, LatentNoise: t.AE.LatentNoise, NoiseRelative: t.AE.NoiseRelative, IncludeEval: t.AE.IncludeEval,
 			Epochs: t.AE.Epochs, Batch: t.AE.Batch, LR: t.AE.LR, Patience: t.AE.Patience, ValFraction: t.AE.ValFraction},
 		Tracker: training.TrackerConfig{G1: t.Tracker.G1, LSTMLayers: t.Tracker.LSTMLayers, LSTMHidden: t.Tracker.LSTMHidden,
 			G2: t.Tracker.G2, G3: t.Tracker.G3, T: t.Tracker.T, LambdaAlpha: t.Tracker.LambdaAlpha, LambdaBeta: t.Tracker.LambdaBeta,

@@ -69,6 +69,9 @@ func (a *Autoencoder) loss(lambda float64) lossFn {
 	return func(w, data []*Node) *Node {
 		v, noise, bstd := data[0], data[1], data[2]
 		z := mlp(&cursor{w[:ne]}, v, len(a.enc)/2)
+		if a.cfg.AE.NoiseRelative {
+			noise = Mul(noise, StopGradient(Sqrt(ReduceAllMean(Square(z)))))
+		}
 		rec := mlp(&cursor{w[ne:]}, Add(z, noise), len(a.dec)/2)
 		batch := float64(v.Shape().Dimensions[0])
 		loss := DivScalar(ReduceAllSum(Square(Sub(v, rec))), batch)

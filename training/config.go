@@ -42,12 +42,15 @@ type AEConfig struct {
 	Latent      int     `json:"latent"`
 	Lambda      float64 `json:"lambda"`
 	LatentNoise float64 `json:"latent_noise"`
-	IncludeEval bool    `json:"include_eval"`
-	Epochs      int     `json:"epochs"`
-	Batch       int     `json:"batch"`
-	LR          float64 `json:"lr"`
-	Patience    int     `json:"patience"`
-	ValFraction float64 `json:"val_fraction"`
+	// NoiseRelative scales the latent noise by the batch's latent RMS: the charting loss is
+	// scale-free, so an absolute noise shrinks in effect as the latents spread.
+	NoiseRelative bool    `json:"latent_noise_relative,omitempty"`
+	IncludeEval   bool    `json:"include_eval"`
+	Epochs        int     `json:"epochs"`
+	Batch         int     `json:"batch"`
+	LR            float64 `json:"lr"`
+	Patience      int     `json:"patience"`
+	ValFraction   float64 `json:"val_fraction"`
 }
 
 // TrackerConfig is the LSTM tracker: y(t) → g1 (hidden sizes G1, the last one feeds the LSTM) →

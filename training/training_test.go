@@ -642,3 +642,63 @@ func TestLRSchedule(t *testing.T) {
 		}
 	}
 }
+
+// TestRelativeLatentNoise checks latent_noise_relative: the loss with perturbation n equals the
+// absolute-noise loss with n·RMS(z), z the batch's latents, and its gradient treats the RMS as a
+// constant (so the encoder cannot shrink the noise by shrinking the latents).
+func TestRelativeLatentNoise(t *testing.T) {
+	b, err := backend()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const nb, nu, batch = 4, 2, 5
+	cfg := tinyConfig()
+	rng := rand.New(rand.NewPCG(5, 5))
+	abs := newAutoencoder(cfg, nb, nu, rng)
+	cfg.AE.NoiseRelative = true
+	rel := &Autoencoder{cfg: cfg, nb: nb, nu: nu, enc: abs.enc, dec: abs.dec}
+	ws := append(abs.enc, abs.dec...)
+	nw, lat := len(ws), cfg.AE.Latent
+	exec, err := NewExec(b, func(in []*Node) []*Node {
+		w, v, n, bstd := in[:nw], in[nw], in[nw+1], in[nw+2]
+		z := mlp(&cursor{w[:len(abs.enc)]}, v, len(abs.enc)/2)
+		scaled := Mul(n, Sqrt(ReduceAllMean(Square(z))))
+		lr := rel.loss(cfg.AE.Lambda)(w, []*Node{v, n, bstd})
+		la := abs.loss(cfg.AE.Lambda)(w, []*Node{v, StopGradient(scaled), bstd})
+		return []*Node{lr, la, Gradient(lr, w[0])[0], Gradient(la, w[0])[0]}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos := make([][3]float64, batch)
+	idx := make([]int, batch)
+	for i := range pos {
+		pos[i], idx[i] = [3]float64{float64(i), float64(i * i), 0}, i
+	}
+	var in []any
+	for _, w := range ws.tensors() {
+		in = append(in, w)
+	}
+	in = append(in,
+		tensors.FromFlatDataAndDimensions(randf32(rng, batch*2*nb*nu), batch, 2*nb*nu),
+		tensors.FromFlatDataAndDimensions(randf32(rng, batch*lat), batch, lat),
+		tensors.FromFlatDataAndDimensions(standardisedDistances(pos, idx), batch, batch))
+	out, err := exec.Exec(in...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lr, la := scalar(out[0]), scalar(out[1])
+	// The same float32 graph on both sides but for where the scaling happens: rounding only.
+	if math.Abs(lr-la) > 1e-5*math.Abs(la) {
+		t.Errorf("relative-noise loss %g, absolute loss with n·RMS(z) %g", lr, la)
+	}
+	gr, ga := tensors.MustCopyFlatData[float32](out[2]), tensors.MustCopyFlatData[float32](out[3])
+	var size, diff float64
+	for i := range ga {
+		size, diff = max(size, math.Abs(float64(ga[i]))), max(diff, math.Abs(float64(gr[i]-ga[i])))
+	}
+	// Rounding gives ~1e-7 of the gradient's size; a gradient through the RMS moves it ~7e-3 here.
+	if diff > 1e-5*size {
+		t.Errorf("first encoder weight's gradients differ by up to %g (largest entry %g)", diff, size)
+	}
+}
