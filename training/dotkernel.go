@@ -76,8 +76,7 @@ func installDotGeneral() (bool, error) {
 	if dotBlock == nil {
 		return false, nil
 	}
-	m := kernels
-	stock := reflect.ValueOf(m.Map[dtypes.Float32])
+	stock := reflect.ValueOf(kernels.Map[dtypes.Float32])
 	bufPtr := reflect.TypeFor[*simplego.Buffer]()
 	bt := stock.Type()
 	if stock.Kind() != reflect.Func || bt.NumIn() != 4 || bt.In(0) != bufPtr || bt.In(1) != bufPtr ||
@@ -98,7 +97,7 @@ func installDotGeneral() (bool, error) {
 		}
 		return []reflect.Value{reflect.ValueOf(blockKernel(lhs, rhs, out, bd)).Convert(kt)}
 	})
-	m.Map[dtypes.Float32] = builder.Interface()
+	kernels.Map[dtypes.Float32] = builder.Interface()
 	return true, nil
 }
 
